@@ -1,0 +1,111 @@
+# cairn — plain GNU make. Output goes to $(BUILD) (default build/), never into the source tree.
+#
+#   make            build build/cairnd and build/cairn
+#   make run        install missing build deps (as root), build, start cairnd on its defaults
+#   make test       install deps, build, run unit tests, unit tests under ASan+UBSan, end-to-end
+#   make bench      benchmarks (see bench/README.md)
+#
+# Project flags live in CAIRN_* variables so that `make CFLAGS=...` adds rather than clobbers.
+
+BUILD ?= build
+SANITIZE ?= 0
+CC ?= cc
+
+PKGS := libmicrohttpd lmdb libzstd libxxhash libcrypto expat inih libisal
+DEB_BUILD_DEPS := build-essential pkg-config libmicrohttpd-dev liblmdb-dev libzstd-dev \
+	libxxhash-dev libssl-dev libcmocka-dev libexpat1-dev libinih-dev libisal-dev
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wvla -Wimplicit-fallthrough
+CAIRN_CPPFLAGS = -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+CAIRN_CFLAGS = $(WARN) -O2 -g -pthread -fno-strict-aliasing -MMD -MP
+CAIRN_LDLIBS = $(shell pkg-config --libs $(PKGS)) -pthread -lm
+ifeq ($(SANITIZE),1)
+CAIRN_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CAIRN_LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/s3/*.c src/http/*.c src/repl/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIBCAIRN := $(BUILD)/libcairn.a
+
+.PHONY: all deps run test check unit unit-asan it bench fuzz format tidy clean
+all: $(BUILD)/cairnd $(BUILD)/cairn
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CAIRN_CPPFLAGS) $(CPPFLAGS) $(CAIRN_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBCAIRN): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cairnd: $(BUILD)/obj/src/cairnd.o $(LIBCAIRN)
+	$(CC) $(CAIRN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CAIRN_LDLIBS) $(LDLIBS)
+
+$(BUILD)/cairn: $(CLI_OBJ) $(LIBCAIRN)
+	$(CC) $(CAIRN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CAIRN_LDLIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBCAIRN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CAIRN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CAIRN_LDLIBS) -lcmocka $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBCAIRN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CAIRN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CAIRN_LDLIBS) $(LDLIBS)
+
+# Installs the Debian build dependencies that are missing (only when root; otherwise it says
+# which are missing and stops).
+deps:
+	@missing=""; for p in $(DEB_BUILD_DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing build dependencies:$$missing (run as root or apt-get install them)"; exit 1; \
+		fi; \
+	fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/cairnd
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: unit unit-asan it
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 unit
+
+it: all
+	@tests/it/run.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+tidy:
+	clang-tidy $$(git ls-files 'src/*.c') -- $(CAIRN_CPPFLAGS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
