@@ -9,6 +9,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build}" && pwd)
 export CAIRN_BUILD="$build"
+# Client tools the tests drive (aws-cli, s3cmd, rclone, the JS SDK) are installed on demand.
+if [ -x "$here/setup.sh" ]; then
+	"$here/setup.sh" || { echo "it: setup failed"; echo "it: 0 passed, 1 failed"; exit 1; }
+fi
 pass=0
 fail=0
 failed=()
