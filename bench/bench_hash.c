@@ -230,15 +230,13 @@ bench_case_run(struct bench_case *bc, const uint8_t *p, size_t len, unsigned int
 	bc->gbps = (double)len / 1e9 / secs[reps / 2];
 }
 
+/* Writes the figures to f (opened before the run, so a bad path fails early) and closes it. */
 static int
-bench_json_write(const char *path, const struct bench_case *cases, size_t n,
-		 const struct bench_opts *o, double mean_chunk)
+bench_json_write(FILE *f, const struct bench_case *cases, size_t n, const struct bench_opts *o,
+		 double mean_chunk)
 {
-	FILE *f = fopen(path, "w");
 	size_t i;
 
-	if (!f)
-		return -errno;
 	fprintf(f, "{\"unit\": \"GB/s\", \"bytes\": %zu, \"repetitions\": %u", o->bytes, o->reps);
 	for (i = 0; i < n; i++)
 		fprintf(f, ", \"%s\": %.3f", cases[i].name, cases[i].gbps);
@@ -259,6 +257,7 @@ main(int argc, char **argv)
 	};
 	const size_t ncases = sizeof(cases) / sizeof(cases[0]);
 	struct bench_opts o;
+	FILE *json = NULL;
 	double mean_chunk;
 	uint8_t *p;
 	size_t i;
@@ -269,10 +268,15 @@ main(int argc, char **argv)
 			BENCH_MIB_MAX, BENCH_REPS_MAX);
 		return 2;
 	}
+	if (o.json_path && !(json = fopen(o.json_path, "w"))) {
+		fprintf(stderr, "bench_hash: %s: %s\n", o.json_path, strerror(errno));
+		return 1;
+	}
 	p = bench_data_make(o.bytes);
 	if (!p) {
 		fprintf(stderr, "bench_hash: cannot allocate %zu bytes\n", o.bytes);
-		return 1;
+		rc = -ENOMEM;
+		goto out_close_json;
 	}
 	for (i = 0; i < ncases; i++) {
 		bench_case_run(&cases[i], p, o.bytes, o.reps);
@@ -281,11 +285,15 @@ main(int argc, char **argv)
 	}
 	mean_chunk = (double)o.bytes / (double)(cases[0].result + 1);
 	printf("chunker_mean_chunk: %.0f bytes\n", mean_chunk);
-	if (o.json_path) {
-		rc = bench_json_write(o.json_path, cases, ncases, &o, mean_chunk);
+	free(p);
+	if (json) {
+		rc = bench_json_write(json, cases, ncases, &o, mean_chunk);
+		json = NULL;
 		if (rc < 0)
 			fprintf(stderr, "bench_hash: %s: %s\n", o.json_path, strerror(-rc));
 	}
-	free(p);
+out_close_json:
+	if (json)
+		fclose(json);
 	return rc < 0 ? 1 : 0;
 }
