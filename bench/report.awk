@@ -1,0 +1,170 @@
+# bench/report.awk — prints bench/run.sh's results.tsv (tab-separated, targets.awk's T rows
+# appended) as the `make bench` table. Row kinds: I info, M metric, D dedup, S sweep, T target,
+# N note. See bench/README.md for what the columns mean.
+
+function mb(b) {
+	return sprintf("%.1f", b / 1e6)
+}
+function pct(a, b) {
+	return b > 0 ? sprintf("%.2f%%", 100 * a / b) : "-"
+}
+function ratio(a, b) {
+	return b > 0 ? sprintf("%.2f", a / b) : "-"
+}
+function rate(b, s) {
+	return s > 0 ? sprintf("%.0f", b / 1e6 / s) : "-"
+}
+function target_text(n) {
+	return (n in top) ? top[n] " " tlim[n] " " tunit[n] : ""
+}
+function rule(title) {
+	printf "\n-- %s --\n", title
+}
+
+{
+	row[NR] = $0
+}
+$1 == "I" {
+	info[$2] = $3
+}
+$1 == "T" {
+	tval[$2] = $3
+	top[$2] = $4
+	tlim[$2] = $5
+	tunit[$2] = $6
+	tstat[$2] = $7
+	tname[++nt] = $2
+}
+
+END {
+	printf "== cairn make bench: %s cores, work dir on %s, %s s%s ==\n", info["cores"], info["fs"],
+		info["seconds"], info["quick"] == 1 ? " (QUICK: small sizes, not comparable)" : ""
+	print_metrics()
+	print_dedup()
+	print_sweep()
+	print_targets()
+	print_notes()
+}
+
+function print_metrics(    i, f, n) {
+	rule("throughput (higher is better)")
+	printf "%-28s %10s %-6s %-14s %-10s %s\n", "metric", "value", "unit", "target", "status",
+		"from"
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] != "M")
+			continue
+		printf "%-28s %10s %-6s %-14s %-10s %s\n", f[2], f[3], f[4], target_text(f[2]),
+			(f[2] in tstat) ? tstat[f[2]] : "", f[5]
+	}
+}
+
+function dedup_line(f, casync_stored,    st, tg, vs) {
+	vs = casync_stored > 0 ? ratio(f[5], casync_stored) : "-"
+	st = ""
+	tg = ""
+	if (f[3] == "cairn") {
+		if (("stored_vs_casync:" f[2]) in tstat) {
+			tg = "<=0.85 casync, "
+			st = tstat["stored_vs_casync:" f[2]]
+		}
+		tg = tg "idx<1%"
+		if (st == "" || st == "ok")
+			st = tstat["index_pct:" f[2]]
+	}
+	printf "%-12s %-7s %10s %10s %8s %7s %7s %7s %8s %6s  %-22s %s\n", f[2], f[3], mb(f[4]),
+		mb(f[5]), mb(f[6]), pct(f[6], f[5]), ratio(f[4], f[5]), vs, f[7], rate(f[4], f[7]),
+		tg, st
+}
+
+function print_dedup(    i, f, cas, n) {
+	rule("dedup: every snapshot stored in order (MB = 10^6 bytes; ratio = logical/stored)")
+	printf "%-12s %-7s %10s %10s %8s %7s %7s %7s %8s %6s  %-22s %s\n", "corpus", "tool",
+		"logical", "stored", "index", "index%", "ratio", "xcasync", "time_s", "MB/s",
+		"target", "status"
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] == "D" && f[3] == "casync")
+			cas[f[2]] = f[5]
+	}
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] == "D")
+			dedup_line(f, cas[f[2]])
+	}
+	printf "settings:\n"
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] == "D" && !(f[3] in said)) {
+			said[f[3]] = 1
+			printf "  %-7s %s\n", f[3], f[9]
+		}
+	}
+}
+
+function print_sweep(    i, f, n, a, best, pick, cost) {
+	rule("chunk-size sweep: cairn engine, min = avg/4, max = avg*4")
+	printf "%-12s %7s %9s %10s %8s %7s %7s %8s %6s\n", "corpus", "avg_KiB", "chunks",
+		"stored", "index", "index%", "ratio", "time_s", "MB/s"
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] != "S")
+			continue
+		printf "%-12s %7d %9s %10s %8s %7s %7s %8s %6s\n", f[2], f[3] / 1024, f[8],
+			mb(f[5]), mb(f[6]), pct(f[6], f[5]), ratio(f[4], f[5]), f[7], rate(f[4], f[7])
+		if (!(f[3] in tot))
+			avgs[++na] = f[3]
+		tot[f[3]] += f[5] + f[6]
+		lsum[f[3]] += f[4]
+		tsum[f[3]] += f[7]
+	}
+	if (na == 0)
+		return
+	best = ""
+	for (a = 1; a <= na; a++)
+		if (best == "" || tot[avgs[a]] < tot[best])
+			best = avgs[a]
+	# the largest average within 1% of the smallest footprint that still ingests >= 250 MB/s
+	pick = ""
+	for (a = 1; a <= na; a++) {
+		cost = tot[avgs[a]]
+		if (cost <= tot[best] * 1.01 && lsum[avgs[a]] / 1e6 / tsum[avgs[a]] >= 250 &&
+		    (pick == "" || avgs[a] + 0 > pick + 0))
+			pick = avgs[a]
+	}
+	for (a = 1; a <= na; a++)
+		printf "  avg %3d KiB: stored+index over these corpora %s MB, %s MB/s\n",
+			avgs[a] / 1024, mb(tot[avgs[a]]), rate(lsum[avgs[a]], tsum[avgs[a]])
+	if (pick == "")
+		printf "recommendation: avg %d KiB (smallest footprint; none of the sizes within 1%% of it ingests >= 250 MB/s)\n",
+			best / 1024
+	else
+		printf "recommendation: avg %d KiB (largest average within 1%% of the smallest footprint, ingest >= 250 MB/s)\n",
+			pick / 1024
+	if (info["default_avg"] > 0)
+		printf "current default: avg %d KiB\n", info["default_avg"] / 1024
+}
+
+function print_targets(    i, n, ok, miss, na) {
+	rule("targets")
+	for (i = 1; i <= nt; i++) {
+		n = tname[i]
+		printf "%-28s %10s  %-2s %-6s %-4s  %s\n", n, tval[n], top[n], tlim[n], tunit[n],
+			tstat[n]
+		if (tstat[n] == "ok")
+			ok++
+		else if (tstat[n] == "MISS")
+			miss++
+		else
+			na++
+	}
+	printf "targets: %d ok, %d MISS, %d n/a\n", ok, miss, na
+}
+
+function print_notes(    i, n, f) {
+	for (i = 1; i <= NR; i++) {
+		n = split(row[i], f, "\t")
+		if (f[1] == "N")
+			printf "note: %s\n", f[2]
+	}
+}
