@@ -149,6 +149,7 @@ ingest_engine() {
 		DEFAULT_AVG=$(kv "$out" chunk_avg)
 		DEFAULT_MIN=$(kv "$out" chunk_min)
 		DEFAULT_MAX=$(kv "$out" chunk_max)
+		DEFAULT_ZSTD=$(kv "$out" zstd_level)
 	else
 		note "bench_ingest stream failed (see stderr.log)"
 	fi
@@ -260,6 +261,7 @@ esac
 DEFAULT_AVG=
 DEFAULT_MIN=
 DEFAULT_MAX=
+DEFAULT_ZSTD=
 ensure_tools
 micro_benches
 ingest_engine
@@ -268,8 +270,8 @@ gen_corpora
 dedup
 sweep
 progress "done"
-printf 'I\tdefault_avg\t%s\nI\tquick\t%s\nI\tfs\t%s\nI\tcores\t%s\nI\tseconds\t%s\n' \
-	"${DEFAULT_AVG:-0}" "$QUICK" "$(fs_type "$BASE")" "$(nproc)" \
+printf 'I\tdefault_avg\t%s\nI\tzstd_level\t%s\nI\tquick\t%s\nI\tfs\t%s\nI\tcores\t%s\nI\tseconds\t%s\n' \
+	"${DEFAULT_AVG:-0}" "${DEFAULT_ZSTD:-3}" "$QUICK" "$(fs_type "$BASE")" "$(nproc)" \
 	$((($(date +%s%N) - START_NS) / 1000000000)) >>"$RES"
 awk -F'\t' -f bench/targets.awk "$RES" >>"$RES"
 awk -F'\t' -f bench/report.awk "$RES" | tee "$TXT"
