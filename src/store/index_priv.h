@@ -1,0 +1,132 @@
+/*
+ * index_priv.h — internals shared by the index's source files (index.c: environment,
+ * transactions and map growth; index_records.c: record codecs and the small tables;
+ * index_objects.c: the object key tree and its cursor). Not an API: nothing outside
+ * src/store/index*.c includes it.
+ *
+ * Record encoding: every value starts with INDEX_RECORD_VERSION; integers inside values are
+ * little-endian, integers inside keys big-endian (so LMDB's byte order is numeric order).
+ */
+#ifndef CAIRN_INDEX_PRIV_H
+#define CAIRN_INDEX_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "cairn/index.h"
+
+#define INDEX_RECORD_VERSION 1
+/* The on-disk layout as a whole (meta "format"); bumped when the tables change shape. */
+#define INDEX_FORMAT 1
+
+enum index_db {
+	INDEX_DB_BUCKETS,
+	INDEX_DB_OBJECTS,
+	INDEX_DB_OBJTAILS, /* continuation groups of object keys too long for one LMDB key */
+	INDEX_DB_PAGES,
+	INDEX_DB_CHUNKS,
+	INDEX_DB_PACKS,
+	INDEX_DB_ZOMBIES,
+	INDEX_DB_USERS,
+	INDEX_DB_META,
+	INDEX_DB_COUNT,
+};
+
+/*
+ * A shared/exclusive gate without thread ownership (a read transaction may be ended on another
+ * thread than the one that began it, which pthread rwlocks do not allow). Exclusive requests
+ * take precedence over new shared ones so that a resize is not starved by a stream of readers.
+ */
+struct index_gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned readers; /* shared holders */
+	unsigned waiting; /* exclusive requests queued */
+	bool exclusive;	  /* held exclusively */
+};
+
+struct index {
+	MDB_env *env;
+	MDB_dbi dbi[INDEX_DB_COUNT];
+	bool readonly;
+	char *data_path;	  /* <dir>/data.mdb, owned */
+	pthread_mutex_t write_mu; /* serialises index_write() within the process */
+	struct index_gate gate;	  /* shared: any transaction; exclusive: mdb_env_set_mapsize() */
+};
+
+struct index_txn {
+	struct index *ix;
+	MDB_txn *txn;
+	bool write;
+	bool map_full; /* an operation hit MDB_MAP_FULL: index_write() grows the map and reruns */
+};
+
+/* Translates an LMDB or errno return value into 0 / -errno / CAIRN_E_* (see index.c). */
+int index_mdb_err(int rc);
+
+/* Like index_mdb_err(), and records MDB_MAP_FULL in t (returned as -ENOSPC). */
+int index_txn_err(struct index_txn *t, int rc);
+
+/* Thin LMDB wrappers on table db. get: v points into transaction memory. put reserves vlen
+ * bytes and returns them in *out to be filled before the next operation. Returns 0,
+ * CAIRN_E_NOTFOUND (get, del), CAIRN_E_READONLY (write op in a read transaction), -ENOSPC when
+ * the map is full (t->map_full is set), or another translated error. */
+int index_db_get(struct index_txn *t, enum index_db db, const MDB_val *k, MDB_val *v);
+int index_db_put(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vlen,
+		 uint8_t **out);
+int index_db_del(struct index_txn *t, enum index_db db, const MDB_val *k);
+int index_db_cursor(struct index_txn *t, enum index_db db, MDB_cursor **out);
+/* mdb_cursor_get / mdb_cursor_del, translated (map-full aware). */
+int index_cur_get(struct index_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op);
+int index_cur_del(struct index_txn *t, MDB_cursor *c);
+
+/* Increments the u64 counter `name` in the meta table (starting at 1) and returns its old
+ * value in *out. Same returns as index_db_put(). */
+int index_meta_counter_next(struct index_txn *t, const char *name, uint64_t *out);
+
+/* ---- value writer/reader: bounds-checked, explicit byte order ---- */
+
+struct index_wr {
+	uint8_t *p;
+	size_t len; /* bytes reserved */
+	size_t off; /* bytes written */
+};
+
+struct index_rd {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+	bool bad; /* a read ran past the end */
+};
+
+void index_wr_init(struct index_wr *w, uint8_t *p, size_t len);
+void index_wr_u8(struct index_wr *w, uint8_t v);
+void index_wr_u16(struct index_wr *w, uint16_t v);
+void index_wr_u32(struct index_wr *w, uint32_t v);
+void index_wr_u64(struct index_wr *w, uint64_t v);
+void index_wr_bytes(struct index_wr *w, const void *p, size_t n);
+/* Aborts when the bytes written differ from the bytes reserved (a codec bug). */
+void index_wr_done(const struct index_wr *w);
+
+/* Starts decoding value v: CAIRN_E_CORRUPT when empty, CAIRN_E_VERSION when its version byte
+ * is not INDEX_RECORD_VERSION, else 0. */
+int index_rd_begin(struct index_rd *r, const MDB_val *v);
+uint8_t index_rd_u8(struct index_rd *r);
+uint16_t index_rd_u16(struct index_rd *r);
+uint32_t index_rd_u32(struct index_rd *r);
+uint64_t index_rd_u64(struct index_rd *r);
+/* Returns a pointer to the next n bytes (into the value), or NULL (and sets bad). */
+const uint8_t *index_rd_bytes(struct index_rd *r, size_t n);
+/* CAIRN_E_CORRUPT when a read ran short or bytes are left over, else 0. */
+int index_rd_end(const struct index_rd *r);
+
+void index_be64_put(uint8_t *p, uint64_t v);
+uint64_t index_be64_get(const uint8_t *p);
+void index_be32_put(uint8_t *p, uint32_t v);
+uint32_t index_be32_get(const uint8_t *p);
+
+#endif
