@@ -314,9 +314,10 @@ def query_string(query):
 
 
 def sigv4_authorization(method, path, query, headers, payload_hash, access_key, secret_key,
-                        amz_date, region=REGION, service="s3"):
+                        amz_date, region=REGION, service="s3", scope_date=None):
     """The Authorization header value for headers (a dict, names any case, which must include
-    host and x-amz-date). path is the raw (unencoded) path; it is encoded once, as S3 does."""
+    host and x-amz-date). path is the raw (unencoded) path; it is encoded once, as S3 does.
+    scope_date (YYYYMMDD) overrides the credential scope's date, normally amz_date's."""
     lower = {k.lower(): " ".join(str(v).strip().split()) for k, v in headers.items()}
     names = sorted(lower)
     canonical = "\n".join([
@@ -327,7 +328,7 @@ def sigv4_authorization(method, path, query, headers, payload_hash, access_key, 
         ";".join(names),
         payload_hash,
     ])
-    date = amz_date[:8]
+    date = scope_date or amz_date[:8]
     scope = "%s/%s/%s/aws4_request" % (date, region, service)
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
                          sha256_hex(canonical.encode("utf-8"))])
