@@ -1,0 +1,291 @@
+/*
+ * store_internal.h — private declarations shared by the store_*.c files (not an API).
+ *
+ * The store is split by concern:
+ *   store.c          open/close, data dir lock, buckets, read hook, temp files, ETags
+ *   store_meta.c     the object metadata blob
+ *   store_idmap.c    a hash table keyed by chunk id (the in-flight table, fsck's recount)
+ *   store_inflight.c chunks written by puts that are not committed yet (dedup between puts)
+ *   store_md5.c      the worker pool that computes body MD5s beside chunking
+ *   store_pin.c      readers' pins on object ids, retiring replaced objects, zombies
+ *   store_ref.c      chunk reference counting and pack byte accounting inside write txns
+ *   store_put.c      the put pipeline (chunk, hash, dedup, encode, append, spill)
+ *   store_commit.c   put commit and abort
+ *   store_get.c      streaming gets and stat
+ *   store_obj.c      delete and copy
+ *   store_list.c     listings
+ *   store_chunk.c    chunk-level operations
+ *   store_stats.c    statistics
+ *   store_fsck.c     the consistency checker
+ *
+ * Lock order (outer first): index write transaction → pins.mu → fl.mu. The md5 pool's mutex and
+ * the encoder cache's mutex are leaves. No lock is held across chunking, hashing or encoding.
+ */
+#ifndef CAIRN_STORE_INTERNAL_H
+#define CAIRN_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "cairn/pack.h"
+#include "cairn/store.h"
+
+/* ---- id map: open addressing, linear probing, backward-shift deletion ---- */
+
+struct idmap_entry {
+	struct chunk_id id;
+	struct chunk_loc loc;
+	uint64_t a; /* in-flight: pin count; fsck: refcount in the index */
+	uint64_t b; /* fsck: references recounted from pages */
+	bool used;
+};
+
+struct idmap {
+	struct idmap_entry *slots;
+	size_t cap; /* a power of two, 0 before the first insert */
+	size_t n;
+};
+
+void store_idmap_init(struct idmap *m);
+void store_idmap_fini(struct idmap *m);
+/* Returns the entry for id or NULL. The pointer is valid until the next insert or remove. */
+struct idmap_entry *store_idmap_find(const struct idmap *m, const struct chunk_id *id);
+/* Returns the entry for id, inserting a zeroed one (used, id set) when missing. Aborts on ENOMEM.
+ * Invalidates earlier entry pointers. */
+struct idmap_entry *store_idmap_insert(struct idmap *m, const struct chunk_id *id);
+/* Removes the entry e points at (from find/insert). Invalidates entry pointers. */
+void store_idmap_remove(struct idmap *m, struct idmap_entry *e);
+
+/* ---- in-flight chunks ---- */
+
+struct inflight {
+	pthread_mutex_t mu;
+	struct idmap map; /* id -> loc, a = pins */
+	uint64_t epoch;	  /* bumped whenever an entry leaves the table */
+};
+
+/* ---- MD5 worker pool ---- */
+
+struct md5_job {
+	EVP_MD_CTX *ctx;
+	const uint8_t *p;
+	size_t len;
+	bool busy; /* queued or running (under the pool's mutex) */
+	struct md5_job *next;
+};
+
+#define STORE_MD5_THREADS 2
+
+struct md5_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;
+	pthread_cond_t done_cv;
+	struct md5_job *head;
+	struct md5_job *tail;
+	pthread_t threads[STORE_MD5_THREADS];
+	int nthreads;
+	bool stop;
+};
+
+int store_md5_start(struct md5_pool *pool);
+void store_md5_stop(struct md5_pool *pool);
+/* Queues job (which must not be busy): MD5-update ctx with p[len] on a worker. The caller keeps
+ * p unchanged until store_md5_wait() returns. Without workers, runs inline. */
+void store_md5_submit(struct md5_pool *pool, struct md5_job *job, EVP_MD_CTX *ctx, const uint8_t *p,
+		      size_t len);
+/* Waits until job is no longer busy. */
+void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
+/* True while job is queued or running. */
+bool store_md5_is_busy(struct md5_pool *pool, struct md5_job *job);
+
+/* ---- pins on object ids (readers) ---- */
+
+struct pin {
+	uint64_t oid;
+	uint32_t readers;
+	bool zombie; /* replaced while read: the last reader releases it */
+	bool dying;  /* being released by a write txn: readers wait, then look again */
+};
+
+struct pins {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when a dying mark goes away */
+	struct pin *v;
+	size_t n;
+	size_t cap;
+};
+
+/* ---- the store ---- */
+
+#define STORE_ENC_CACHE 8
+
+struct store {
+	struct store_config cfg; /* cfg.data_dir points at dir */
+	char *dir;
+	char *tmp_dir;
+	char *packs_dir;
+	int lock_fd;
+	struct index *ix;
+	struct packstore *ps;
+	struct inflight fl;
+	struct pins pins;
+	struct md5_pool md5;
+	pthread_mutex_t enc_mu;
+	struct pack_encoder *enc_cache[STORE_ENC_CACHE];
+	int nenc;
+	pthread_mutex_t hook_mu;
+	void (*hook)(const struct chunk_id *id, void *arg);
+	void *hook_arg;
+};
+
+/* Largest record the store reads or writes (a raw record of the largest possible chunk). */
+#define STORE_RECORD_MAX (PACK_HEADER_SIZE + (size_t)CHUNKER_MAX_SIZE_CEIL + PACK_TRAILER_SIZE)
+
+/* Caps the meta blobs the store copies (the S3 layer caps what it stores far below this). */
+#define STORE_META_MAX (1u << 20)
+
+/* Pack byte deltas gathered inside one write transaction, applied by store_ref_flush(). */
+#define STORE_DELTAS 32
+
+struct pack_delta {
+	uint32_t pack_id;
+	int64_t live;
+	int64_t dead;
+};
+
+#define STORE_DYING_MAX 16
+
+/* State shared by every write-transaction function (reset at the start of each run of fn). */
+struct store_wctx {
+	struct store *st;
+	struct pack_delta deltas[STORE_DELTAS];
+	size_t ndeltas;
+	/* Pins marked dying by any run of the transaction function: kept across reruns (a rerun
+	 * may not reach the same object) and cleared by store_pin_settle() after index_write. */
+	uint64_t dying[STORE_DYING_MAX];
+	size_t ndying;
+	struct index_page_entry *scratch; /* INDEX_PAGE_ENTRIES entries, owned */
+};
+
+/* ---- puts ---- */
+
+/* A put checkpoints (records its new chunks in the index with no references) once it holds this
+ * many pins in the in-flight table, so the table's memory stays bounded per put. */
+#define STORE_PUT_PINS_MAX 8192
+/* MD5 work is handed to the pool in regions of at least this many bytes. */
+#define STORE_MD5_BATCH (64u << 10)
+#define STORE_PAGE_BYTES (INDEX_PAGE_ENTRIES * sizeof(struct index_page_entry))
+
+struct store_put {
+	struct store *st;
+	struct chunker ck;
+	uint8_t *buf;	/* the body bytes of the current chunk and what follows, cap bytes */
+	size_t cap;	/* 2 x the maximum chunk size: a partial chunk always leaves room */
+	size_t start;	/* first byte of the current (partial) chunk */
+	size_t scan;	/* bytes up to here were given to the chunker */
+	size_t fill;	/* bytes up to here hold body data */
+	size_t md5_pos; /* bytes up to here were handed to MD5 */
+	EVP_MD_CTX *md5;
+	struct md5_job job;
+	uint64_t received; /* body bytes fed */
+	uint64_t chunked;  /* object offset just past the last complete chunk */
+	uint64_t nchunks;
+	struct pack_encoder *enc;
+	struct buf rec; /* the record being encoded */
+	/* The chunk list: full pages go to an anonymous spill file, the last page stays here. */
+	struct index_page_entry *page;
+	size_t page_n;
+	int spill_fd;
+	uint64_t spilled; /* pages in the spill file */
+	/* Ids this put pinned in the in-flight table since its last checkpoint (one per pin). */
+	struct chunk_id *pinned;
+	size_t npinned;
+	size_t pinned_cap;
+	uint8_t md5sum[16];
+	int err; /* sticky: after an error the put can only be aborted */
+	bool finished;
+};
+
+/* store_put.c: frees put, unpinning its in-flight chunks. */
+void store_put_free(struct store_put *put);
+/* Reads spilled page i into out (STORE_PAGE_BYTES). Returns 0 or -errno. */
+int store_put_spill_read(struct store_put *put, uint64_t i, struct index_page_entry *out);
+
+/* store.c */
+bool store_is_writer(const struct store *st);
+/* Opens an anonymous temporary file (O_TMPFILE in <datadir>/tmp, else the system temp dir).
+ * Returns an fd or -errno. */
+int store_tmpfile(struct store *st);
+/* Formats the quoted ETag of md5/parts into out[64]. */
+void store_etag_format(const uint8_t md5[16], uint32_t parts, char out[64]);
+/* Fills info (not meta) from an index object. */
+void store_info_from_object(const struct index_object *obj, struct store_object_info *info);
+int64_t store_now_ns(void);
+struct pack_encoder *store_encoder_get(struct store *st);
+void store_encoder_put(struct store *st, struct pack_encoder *enc);
+void store_call_read_hook(struct store *st, const struct chunk_id *id);
+/* Checks a key's length. Returns 0 or CAIRN_E_INVAL. */
+int store_key_check(struct slice key);
+/* Checks write conditions against the current object (exists false when there is none).
+ * Returns 0 or CAIRN_E_PRECONDITION. */
+int store_cond_check(const struct store_put_cond *cond, bool exists,
+		     const struct index_object *cur);
+
+/* store_inflight.c */
+int store_inflight_init(struct inflight *fl);
+void store_inflight_fini(struct inflight *fl);
+/* Pins id when it is in flight (returns true); else returns false and the current epoch. */
+bool store_inflight_pin(struct store *st, const struct chunk_id *id, uint64_t *epoch);
+/* Makes sure id is stored, appending rec unless another put has it in flight or (epoch having
+ * moved) the index now holds it. Returns 1 when the index holds it (nothing pinned), 0 when it
+ * is pinned in the table, or an error from the append. */
+int store_inflight_add(struct store *st, const struct chunk_id *id, const uint8_t *rec, size_t len,
+		       uint64_t epoch);
+/* Drops one pin on each of ids[n]. */
+void store_inflight_unpin(struct store *st, const struct chunk_id *ids, size_t n);
+/* Copies the location of in-flight id. Returns 0 or CAIRN_E_NOTFOUND. */
+int store_inflight_loc(struct store *st, const struct chunk_id *id, struct chunk_loc *loc);
+/* True when the index holds id (a short read transaction). */
+int store_chunk_indexed(struct store *st, const struct chunk_id *id, struct index_chunk *out);
+
+/* store_pin.c */
+int store_pins_init(struct pins *pins);
+void store_pins_fini(struct pins *pins);
+/* Under pins->mu: finds oid's pin or NULL. */
+struct pin *store_pin_find(struct pins *pins, uint64_t oid);
+/* Under pins->mu: the pin of oid, created with no readers when missing. */
+struct pin *store_pin_get(struct pins *pins, uint64_t oid);
+/* Under pins->mu: removes p. */
+void store_pin_remove(struct pins *pins, struct pin *p);
+/* Inside a write txn: oid stops being reachable; release its chunk references now, or make it a
+ * zombie when a reader has it pinned. */
+int store_pin_retire(struct store_wctx *w, struct index_txn *txn, uint64_t oid);
+/* After index_write returned: clears the dying mark this transaction set, if any. */
+void store_pin_settle(struct store_wctx *w);
+/* Drops a reader's pin; the last reader of a zombie releases it. */
+void store_pin_drop(struct store *st, uint64_t oid);
+/* Releases every zombie recorded in the index (at open for writing). */
+int store_zombies_release_all(struct store *st);
+
+/* store_ref.c */
+void store_wctx_init(struct store_wctx *w, struct store *st);
+void store_wctx_fini(struct store_wctx *w);
+/* Forgets the deltas and marks of a previous run of the transaction function. */
+void store_wctx_reset(struct store_wctx *w);
+/* Adds one reference to id: an index entry is updated (dead -> live at 0) or created from the
+ * in-flight table with refcount 1. Returns 0, CAIRN_E_RETRY (chunk vanished) or an error. */
+int store_ref_inc(struct store_wctx *w, struct index_txn *txn, const struct chunk_id *id);
+/* Records id with refcount 0 when the index lacks it (location from the in-flight table).
+ * Returns 0 or an error. */
+int store_ref_ensure(struct store_wctx *w, struct index_txn *txn, const struct chunk_id *id);
+/* Drops one reference (live -> dead at 0). A missing chunk is logged and skipped. */
+int store_ref_dec(struct store_wctx *w, struct index_txn *txn, const struct chunk_id *id);
+/* Deletes every page of oid, dropping one reference per entry. */
+int store_ref_release_pages(struct store_wctx *w, struct index_txn *txn, uint64_t oid);
+/* Applies the gathered pack byte deltas. */
+int store_ref_flush(struct store_wctx *w, struct index_txn *txn);
+
+#endif

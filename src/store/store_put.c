@@ -1,0 +1,358 @@
+/*
+ * store_put.c — the put pipeline: body bytes in, chunks out.
+ *
+ * store_put_write() copies the caller's bytes into the put's own buffer (2 x the maximum chunk
+ * size), hands the new region to the MD5 pool and, at the same time, runs the chunker over it.
+ * Each complete chunk is hashed (SHA-256, its id), looked up (in-flight table, then index),
+ * encoded with the put's own encoder and appended only when new (store_inflight.c). The chunk's
+ * id and end offset join the put's chunk list: the list's last page stays in memory, full pages
+ * go to an anonymous spill file, so a put of any size holds a bounded amount of memory; commit
+ * streams the pages back into the index.
+ *
+ * Bytes the buffer holds are never moved or overwritten while the MD5 job covering them may run:
+ * the only move (compaction of the partial chunk to the front) first waits for the job.
+ *
+ * Abort: records the put appended stay in their packs with nothing referencing them (dead space
+ * that is not in the index, except chunks a checkpoint recorded with refcount 0). The compactor
+ * (a later issue) reclaims such bytes: a pack record whose index entry is missing or points
+ * elsewhere is garbage.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn/err.h"
+#include "store_internal.h"
+
+int
+store_put_begin(struct store *st, struct store_put **out)
+{
+	struct store_put *put;
+
+	*out = NULL;
+	if (!store_is_writer(st))
+		return CAIRN_E_READONLY;
+	put = calloc(1, sizeof(*put));
+	if (!put)
+		abort();
+	put->st = st;
+	chunker_init(&put->ck, &st->cfg.chunking);
+	put->cap = 2 * (size_t)st->cfg.chunking.max_size;
+	put->buf = malloc(put->cap);
+	put->page = malloc(STORE_PAGE_BYTES);
+	put->md5 = EVP_MD_CTX_new();
+	if (!put->buf || !put->page || !put->md5 || !EVP_DigestInit_ex(put->md5, EVP_md5(), NULL))
+		abort();
+	put->enc = store_encoder_get(st);
+	buf_init(&put->rec, STORE_RECORD_MAX);
+	put->spill_fd = -1;
+	*out = put;
+	return 0;
+}
+
+void
+store_put_free(struct store_put *put)
+{
+	store_md5_wait(&put->st->md5, &put->job);
+	if (put->npinned)
+		store_inflight_unpin(put->st, put->pinned, put->npinned);
+	if (put->spill_fd >= 0)
+		close(put->spill_fd);
+	store_encoder_put(put->st, put->enc);
+	buf_fini(&put->rec);
+	EVP_MD_CTX_free(put->md5);
+	free(put->pinned);
+	free(put->page);
+	free(put->buf);
+	free(put);
+}
+
+void
+store_put_abort(struct store_put *put)
+{
+	if (put)
+		store_put_free(put);
+}
+
+struct checkpoint_arg {
+	struct store_put *put;
+	struct store_wctx w;
+};
+
+static int
+checkpoint_fn(struct index_txn *txn, void *arg)
+{
+	struct checkpoint_arg *ca = arg;
+	struct store_put *put = ca->put;
+	struct store_wctx *w = &ca->w;
+	size_t i;
+	int rc;
+
+	store_wctx_reset(w);
+	for (i = 0; i < put->npinned; i++) {
+		rc = store_ref_ensure(w, txn, &put->pinned[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return store_ref_flush(w, txn);
+}
+
+/* Records the put's pinned chunks in the index with no references (durable pack bytes first), so
+ * it can let go of its pins: the table holds at most STORE_PUT_PINS_MAX entries per put. Commit
+ * later finds these chunks in the index at refcount 0 and revives them. */
+static int
+put_checkpoint(struct store_put *put)
+{
+	struct checkpoint_arg ca = {.put = put};
+	int rc;
+
+	rc = packstore_sync(put->st->ps);
+	if (rc < 0)
+		return rc;
+	store_wctx_init(&ca.w, put->st);
+	rc = index_write(put->st->ix, checkpoint_fn, &ca);
+	store_wctx_fini(&ca.w);
+	if (rc < 0)
+		return rc;
+	store_inflight_unpin(put->st, put->pinned, put->npinned);
+	put->npinned = 0;
+	return 0;
+}
+
+static int
+put_pinned_add(struct store_put *put, const struct chunk_id *id)
+{
+	if (put->npinned == put->pinned_cap) {
+		put->pinned_cap = put->pinned_cap ? put->pinned_cap * 2 : 64;
+		put->pinned = realloc(put->pinned, put->pinned_cap * sizeof(*put->pinned));
+		if (!put->pinned)
+			abort();
+	}
+	put->pinned[put->npinned++] = *id;
+	if (put->npinned < STORE_PUT_PINS_MAX)
+		return 0;
+	return put_checkpoint(put);
+}
+
+/* Makes sure chunk id (raw bytes p[len]) is stored: found in flight (pinned), found in the
+ * index, or encoded and appended (pinned). */
+static int
+put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t *p, size_t len)
+{
+	struct store *st = put->st;
+	uint64_t epoch;
+	int rc;
+
+	if (store_inflight_pin(st, id, &epoch))
+		return put_pinned_add(put, id);
+	rc = store_chunk_indexed(st, id, NULL);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = pack_record_encode(put->enc, id, p, len, &put->rec);
+	if (rc < 0)
+		return rc;
+	rc = store_inflight_add(st, id, put->rec.p, put->rec.len, epoch);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	return put_pinned_add(put, id);
+}
+
+static int
+put_write_all(int fd, const void *p, size_t len, off_t off)
+{
+	const uint8_t *q = p;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, q, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		q += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int
+store_put_spill_read(struct store_put *put, uint64_t i, struct index_page_entry *out)
+{
+	uint8_t *q = (uint8_t *)out;
+	size_t left = STORE_PAGE_BYTES;
+	off_t off = (off_t)(i * STORE_PAGE_BYTES);
+	ssize_t n;
+
+	while (left > 0) {
+		n = pread(put->spill_fd, q, left, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		q += n;
+		left -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static int
+put_page_add(struct store_put *put, const struct chunk_id *id, uint64_t end)
+{
+	int rc;
+
+	put->page[put->page_n].id = *id;
+	put->page[put->page_n].end = end;
+	if (++put->page_n < INDEX_PAGE_ENTRIES)
+		return 0;
+	if (put->spill_fd < 0) {
+		put->spill_fd = store_tmpfile(put->st);
+		if (put->spill_fd < 0)
+			return put->spill_fd;
+	}
+	rc = put_write_all(put->spill_fd, put->page, STORE_PAGE_BYTES,
+			   (off_t)(put->spilled * STORE_PAGE_BYTES));
+	if (rc < 0)
+		return rc;
+	put->spilled++;
+	put->page_n = 0;
+	return 0;
+}
+
+static int
+put_chunk(struct store_put *put, const uint8_t *p, size_t len)
+{
+	struct chunk_id id;
+	int rc;
+
+	chunk_id_compute(p, len, &id);
+	rc = put_store_chunk(put, &id, p, len);
+	if (rc < 0)
+		return rc;
+	rc = put_page_add(put, &id, put->chunked + len);
+	if (rc < 0)
+		return rc;
+	put->chunked += len;
+	put->nchunks++;
+	return 0;
+}
+
+/* Hands the bytes not yet MD5-summed to the pool when there are enough and no job is running. */
+static void
+put_md5_kick(struct store_put *put)
+{
+	if (put->fill - put->md5_pos < STORE_MD5_BATCH ||
+	    store_md5_is_busy(&put->st->md5, &put->job))
+		return;
+	store_md5_submit(&put->st->md5, &put->job, put->md5, put->buf + put->md5_pos,
+			 put->fill - put->md5_pos);
+	put->md5_pos = put->fill;
+}
+
+/* Waits for the running job and sums the rest inline (this thread would only wait otherwise). */
+static void
+put_md5_flush(struct store_put *put)
+{
+	store_md5_wait(&put->st->md5, &put->job);
+	if (put->md5_pos < put->fill &&
+	    !EVP_DigestUpdate(put->md5, put->buf + put->md5_pos, put->fill - put->md5_pos))
+		abort();
+	put->md5_pos = put->fill;
+}
+
+/* Moves the partial chunk to the front of the buffer (after the MD5 of every byte is done). */
+static void
+put_compact(struct store_put *put)
+{
+	size_t keep = put->fill - put->start;
+
+	put_md5_flush(put);
+	memmove(put->buf, put->buf + put->start, keep);
+	put->scan -= put->start;
+	put->fill = keep;
+	put->md5_pos = keep;
+	put->start = 0;
+}
+
+static int
+put_scan(struct store_put *put)
+{
+	bool cut;
+	size_t n;
+	int rc;
+
+	while (put->scan < put->fill) {
+		n = chunker_scan(&put->ck, put->buf + put->scan, put->fill - put->scan, &cut);
+		put->scan += n;
+		if (!cut)
+			break;
+		rc = put_chunk(put, put->buf + put->start, put->scan - put->start);
+		if (rc < 0)
+			return rc;
+		put->start = put->scan;
+	}
+	return 0;
+}
+
+int
+store_put_write(struct store_put *put, const void *p, size_t len)
+{
+	const uint8_t *q = p;
+	size_t n;
+	int rc;
+
+	if (put->err)
+		return put->err;
+	if (put->finished)
+		return CAIRN_E_INVAL;
+	while (len > 0) {
+		if (put->fill == put->cap)
+			put_compact(put);
+		n = put->cap - put->fill;
+		if (n > len)
+			n = len;
+		memcpy(put->buf + put->fill, q, n);
+		put->fill += n;
+		put->received += n;
+		q += n;
+		len -= n;
+		put_md5_kick(put);
+		rc = put_scan(put);
+		if (rc < 0) {
+			put->err = rc;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int
+store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
+{
+	unsigned int n = 0;
+	int rc;
+
+	if (put->err)
+		return put->err;
+	if (put->finished)
+		return CAIRN_E_INVAL;
+	put_md5_flush(put);
+	if (!EVP_DigestFinal_ex(put->md5, put->md5sum, &n) || n != 16)
+		abort();
+	if (put->fill > put->start) {
+		rc = put_chunk(put, put->buf + put->start, put->fill - put->start);
+		if (rc < 0) {
+			put->err = rc;
+			return rc;
+		}
+		put->start = put->fill;
+	}
+	put->finished = true;
+	if (size)
+		*size = put->received;
+	if (md5)
+		memcpy(md5, put->md5sum, 16);
+	return 0;
+}
