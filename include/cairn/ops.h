@@ -1,0 +1,78 @@
+/*
+ * ops.h — the S3 operations, one function per API call, grouped by family in src/s3/ops_*.c
+ * (service, bucket, object, list, delete). server.c calls them after routing and authentication;
+ * each fills r->resp or calls server_req_fail().
+ *
+ * Access rule: a bucket belongs to the user who created it. Only that user — and root, which may
+ * access every bucket — may list it, read, write or delete in it, or delete it; anyone else gets
+ * AccessDenied. ListBuckets shows a user their own buckets (root: all).
+ */
+#ifndef CAIRN_OPS_H
+#define CAIRN_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/index.h"
+#include "cairn/server.h"
+
+/* ---- shared helpers (ops_bucket.c) ---- */
+
+/* Looks up bucket name and checks that r's user may use it. Returns 0 (fills *b when b is not
+ * NULL) or a negative code after server_req_fail() (NoSuchBucket, AccessDenied, …). */
+int ops_bucket_access(struct server_req *r, const char *name, struct index_bucket *b);
+
+/* ---- shared helpers (ops_object.c, ops_get.c) ---- */
+
+/* Builds the stored metadata of a new object from r's headers into meta (reset first):
+ * Content-Type (default binary/octet-stream), Content-Encoding (without aws-chunked),
+ * Content-Disposition, Content-Language, Cache-Control, Expires and x-amz-meta-* (names lower-
+ * cased, at most 2 KiB of names and values together). Returns 0 or a negative code after
+ * server_req_fail() (MetadataTooLarge). */
+int ops_meta_from_headers(struct server_req *r, struct buf *meta);
+
+/* Evaluates the conditional headers (If-Match, If-None-Match, If-Modified-Since,
+ * If-Unmodified-Since; with prefix "x-amz-copy-source-" the copy-source variants) against an
+ * object's ETag and modification time, in RFC 9110 order as S3 does. Returns S3E_OK,
+ * S3E_NOT_MODIFIED or S3E_PRECONDITION_FAILED. */
+enum s3_error ops_conditions(const struct server_req *r, const char *prefix, const char *etag,
+			     int64_t mtime_s);
+
+/* Refuses headers asking for features cairn lacks (x-amz-tagging, server-side encryption, object
+ * lock, website redirects): NotImplemented beats silently ignoring them. Returns 0 or a non-zero
+ * value after server_req_fail(). */
+int ops_unsupported_headers(struct server_req *r);
+
+/* Checks r's key for a write: KeyTooLongError, InvalidArgument (empty, NUL, not UTF-8). Returns 0
+ * or a negative code after server_req_fail(). */
+int ops_key_check(struct server_req *r, const uint8_t *key, size_t len);
+
+/* ---- service (ops_service.c) ---- */
+void ops_health(struct server_req *r);
+void ops_list_buckets(struct server_req *r);
+
+/* ---- buckets (ops_bucket.c) ---- */
+void ops_create_bucket(struct server_req *r); /* body: optional CreateBucketConfiguration */
+void ops_head_bucket(struct server_req *r);
+void ops_delete_bucket(struct server_req *r);
+void ops_get_bucket_location(struct server_req *r);
+
+/* ---- listing (ops_list.c) ---- */
+void ops_list_objects(struct server_req *r, bool v2);
+
+/* ---- objects (ops_object.c, ops_get.c) ---- */
+
+/* PutObject before the body: checks headers and the bucket, begins the store put and sets
+ * r->body_mode = SERVER_BODY_STREAM. Returns 0 or a negative code after server_req_fail(). */
+int ops_put_object_begin(struct server_req *r);
+/* PutObject after the body was received and verified: checks digests and commits. */
+void ops_put_object_end(struct server_req *r);
+void ops_copy_object(struct server_req *r);
+void ops_get_object(struct server_req *r, bool head);
+void ops_delete_object(struct server_req *r);
+
+/* ---- multi-object delete (ops_delete.c) ---- */
+void ops_delete_objects(struct server_req *r); /* body: the Delete XML */
+
+#endif

@@ -1,0 +1,171 @@
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cairn/router.h"
+
+static const char *const router_names[ROUTER_OP_COUNT] = {
+    [ROUTER_OP_HEALTH] = "Health",
+    [ROUTER_OP_LIST_BUCKETS] = "ListBuckets",
+    [ROUTER_OP_CREATE_BUCKET] = "CreateBucket",
+    [ROUTER_OP_HEAD_BUCKET] = "HeadBucket",
+    [ROUTER_OP_DELETE_BUCKET] = "DeleteBucket",
+    [ROUTER_OP_GET_LOCATION] = "GetBucketLocation",
+    [ROUTER_OP_LIST_OBJECTS] = "ListObjects",
+    [ROUTER_OP_LIST_OBJECTS_V2] = "ListObjectsV2",
+    [ROUTER_OP_DELETE_OBJECTS] = "DeleteObjects",
+    [ROUTER_OP_PUT_OBJECT] = "PutObject",
+    [ROUTER_OP_COPY_OBJECT] = "CopyObject",
+    [ROUTER_OP_GET_OBJECT] = "GetObject",
+    [ROUTER_OP_HEAD_OBJECT] = "HeadObject",
+    [ROUTER_OP_DELETE_OBJECT] = "DeleteObject",
+    [ROUTER_OP_NOT_IMPLEMENTED] = "NotImplemented",
+    [ROUTER_OP_METHOD_NOT_ALLOWED] = "MethodNotAllowed",
+};
+
+const char *
+router_op_name(enum router_op op)
+{
+	return op < ROUTER_OP_COUNT ? router_names[op] : "Unknown";
+}
+
+bool
+router_op_has_body(enum router_op op)
+{
+	return op == ROUTER_OP_CREATE_BUCKET || op == ROUTER_OP_DELETE_OBJECTS ||
+	       op == ROUTER_OP_PUT_OBJECT;
+}
+
+/* Parameters that carry authentication (SigV4/SigV2 presigned URLs, header values presigned
+ * into the query) or SDK bookkeeping, never an operation. */
+static bool
+router_param_is_ignored(const char *name)
+{
+	return strncasecmp(name, "x-amz-", 6) == 0 || strcmp(name, "AWSAccessKeyId") == 0 ||
+	       strcmp(name, "Signature") == 0 || strcmp(name, "Expires") == 0 ||
+	       strcmp(name, "x-id") == 0;
+}
+
+static bool
+router_in_list(const char *name, const char *const *list)
+{
+	for (; *list; list++) {
+		size_t n = strlen(*list);
+
+		/* A trailing '*' in the list matches any suffix ("response-*"). */
+		if ((*list)[n - 1] == '*' ? strncmp(name, *list, n - 1) == 0
+					  : strcmp(name, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True when every parameter of r is ignorable or in allowed (NULL-terminated). */
+static bool
+router_params_only(const struct s3req *r, const char *const *allowed)
+{
+	size_t i;
+
+	for (i = 0; i < r->params.n; i++) {
+		const char *name = r->params.v[i].name;
+
+		if (!router_param_is_ignored(name) && !router_in_list(name, allowed))
+			return false;
+	}
+	return true;
+}
+
+static const char *const router_none[] = {NULL};
+static const char *const router_service_params[] = {"max-buckets", "continuation-token", "prefix",
+						    "bucket-region", NULL};
+static const char *const router_list_params[] = {
+    "prefix",	   "delimiter",	  "marker",    "max-keys", "encoding-type", "continuation-token",
+    "start-after", "fetch-owner", "list-type", NULL};
+static const char *const router_get_object_params[] = {"response-*", "versionId", NULL};
+static const char *const router_version_param[] = {"versionId", NULL};
+static const char *const router_location_param[] = {"location", NULL};
+static const char *const router_delete_param[] = {"delete", NULL};
+
+static enum router_op
+router_route_service(const struct s3req *r)
+{
+	if (strcmp(r->method, "GET") != 0)
+		return ROUTER_OP_METHOD_NOT_ALLOWED;
+	return router_params_only(r, router_service_params) ? ROUTER_OP_LIST_BUCKETS
+							    : ROUTER_OP_NOT_IMPLEMENTED;
+}
+
+static enum router_op
+router_route_bucket_get(const struct s3req *r)
+{
+	const char *lt;
+
+	if (s3req_param(r, "location"))
+		return router_params_only(r, router_location_param) ? ROUTER_OP_GET_LOCATION
+								    : ROUTER_OP_NOT_IMPLEMENTED;
+	if (!router_params_only(r, router_list_params))
+		return ROUTER_OP_NOT_IMPLEMENTED;
+	lt = s3req_param(r, "list-type");
+	return lt && strcmp(lt, "2") == 0 ? ROUTER_OP_LIST_OBJECTS_V2 : ROUTER_OP_LIST_OBJECTS;
+}
+
+static enum router_op
+router_route_bucket(const struct s3req *r)
+{
+	const char *m = r->method;
+
+	if (strcmp(m, "GET") == 0)
+		return router_route_bucket_get(r);
+	if (strcmp(m, "POST") == 0) {
+		if (s3req_param(r, "delete") && router_params_only(r, router_delete_param))
+			return ROUTER_OP_DELETE_OBJECTS;
+		return r->params.n ? ROUTER_OP_NOT_IMPLEMENTED : ROUTER_OP_METHOD_NOT_ALLOWED;
+	}
+	if (strcmp(m, "HEAD") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "DELETE") != 0)
+		return ROUTER_OP_METHOD_NOT_ALLOWED;
+	if (!router_params_only(r, router_none))
+		return ROUTER_OP_NOT_IMPLEMENTED;
+	if (m[0] == 'H')
+		return ROUTER_OP_HEAD_BUCKET;
+	return m[0] == 'P' ? ROUTER_OP_CREATE_BUCKET : ROUTER_OP_DELETE_BUCKET;
+}
+
+static enum router_op
+router_route_object(const struct s3req *r)
+{
+	const char *m = r->method;
+
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+		if (!router_params_only(r, router_get_object_params))
+			return ROUTER_OP_NOT_IMPLEMENTED;
+		return m[0] == 'G' ? ROUTER_OP_GET_OBJECT : ROUTER_OP_HEAD_OBJECT;
+	}
+	if (strcmp(m, "PUT") == 0) {
+		if (!router_params_only(r, router_none))
+			return ROUTER_OP_NOT_IMPLEMENTED;
+		return s3req_header(r, "x-amz-copy-source") ? ROUTER_OP_COPY_OBJECT
+							    : ROUTER_OP_PUT_OBJECT;
+	}
+	if (strcmp(m, "DELETE") == 0)
+		return router_params_only(r, router_version_param) ? ROUTER_OP_DELETE_OBJECT
+								   : ROUTER_OP_NOT_IMPLEMENTED;
+	if (strcmp(m, "POST") == 0)
+		return r->params.n ? ROUTER_OP_NOT_IMPLEMENTED : ROUTER_OP_METHOD_NOT_ALLOWED;
+	return ROUTER_OP_METHOD_NOT_ALLOWED;
+}
+
+enum router_op
+router_route(const struct s3req *r)
+{
+	static const char health[] = "/_cairn/health";
+
+	if (!r->virtual_host && r->path_len == sizeof(health) - 1 &&
+	    memcmp(r->target, health, r->path_len) == 0 &&
+	    (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
+		return ROUTER_OP_HEALTH;
+	if (r->bucket[0] == 0)
+		return router_route_service(r);
+	if (r->key.len == 0)
+		return router_route_bucket(r);
+	return router_route_object(r);
+}
