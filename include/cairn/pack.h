@@ -49,9 +49,25 @@ void pack_encoder_free(struct pack_encoder *enc);
 /* Encodes raw[len] with id into a complete record, replacing out's contents. The payload is
  * stored raw when compression does not save a worthwhile share, and the encoder stops trying to
  * compress for a while after a run of incompressible chunks (so random data does not pay the full
- * compression cost on every chunk). Returns 0 or CAIRN_E_TOOBIG (out's maximum). */
+ * compression cost on every chunk). Returns 0 or CAIRN_E_TOOBIG (len above CHUNKER_MAX_SIZE_CEIL,
+ * or out's maximum below PACK_HEADER_SIZE + len + PACK_TRAILER_SIZE). */
 int pack_record_encode(struct pack_encoder *enc, const struct chunk_id *id, const uint8_t *raw,
 		       size_t len, struct buf *out);
+
+/* What an encoder has done so far (for benchmarks and tests). */
+struct pack_encoder_stats {
+	uint64_t chunks;     /* records encoded */
+	uint64_t compressed; /* stored zstd-compressed */
+	uint64_t probes;     /* cheap sample probes run in place of a full compression attempt */
+	uint64_t skipped;    /* stored raw without a full compression attempt */
+};
+
+/* Copies enc's counters into out. */
+void pack_encoder_get_stats(const struct pack_encoder *enc, struct pack_encoder_stats *out);
+
+/* Turns the backoff for incompressible data on (the default) or off (every chunk then gets a full
+ * compression attempt; for benchmarks and tests). */
+void pack_encoder_set_adaptive(struct pack_encoder *enc, bool on);
 
 /* Checks a complete record: magic, version, lengths (len must equal the record length) and the
  * XXH3 checksum. Fills info. Returns 0, CAIRN_E_CORRUPT or CAIRN_E_VERSION. */
@@ -66,7 +82,8 @@ struct packstore;
 
 /* Opens a pack store over io (ownership of io passes to the store, even on failure). When
  * writable, appends go to a new pack numbered one past the highest existing one, so a torn tail
- * left in an older pack by a crash is never appended to. Returns 0 or -errno. */
+ * left in an older pack by a crash is never appended to. pack_max_bytes 0 means
+ * PACK_DEFAULT_MAX_BYTES. Returns 0 or -errno. */
 int packstore_open(struct pack_io *io, uint64_t pack_max_bytes, bool writable,
 		   struct packstore **out);
 
@@ -74,24 +91,30 @@ int packstore_open(struct pack_io *io, uint64_t pack_max_bytes, bool writable,
 void packstore_close(struct packstore *ps);
 
 /* Appends one complete record (thread-safe), rolling over to a new pack first when the current
- * one would pass pack_max_bytes. Fills loc. Returns 0, CAIRN_E_READONLY, or -errno. */
+ * one would pass pack_max_bytes. Fills loc. Returns 0, CAIRN_E_READONLY, CAIRN_E_INVAL (len is
+ * no possible record length), or -errno (also the sticky error of a failed sync). */
 int packstore_append(struct packstore *ps, const uint8_t *rec, size_t len, struct chunk_loc *loc);
 
 /* Makes every record appended (by any thread) before the call durable. Concurrent callers share
  * one fdatasync: a caller whose appends are covered by a sync already under way waits for it
- * instead of issuing its own. Returns 0 or -errno. */
+ * instead of issuing its own. Returns 0 or -errno. A failed fdatasync is sticky: every later
+ * sync (that has undurable appends to cover) and append returns the same error. */
 int packstore_sync(struct packstore *ps);
 
 /* Reads the record at loc into rec (replacing its contents) and checks it (pack_record_check).
  * Returns 0, CAIRN_E_CORRUPT, CAIRN_E_VERSION, CAIRN_E_TOOBIG or -errno. */
 int packstore_read(struct packstore *ps, const struct chunk_loc *loc, struct buf *rec);
 
-/* Removes a whole pack (never the one being appended to). Returns 0, CAIRN_E_INVAL, -errno. */
+/* Removes a whole pack (never the one being appended to). Returns 0, CAIRN_E_INVAL (pack 0, or
+ * not below the current pack), CAIRN_E_NOTFOUND, CAIRN_E_READONLY or -errno. */
 int packstore_remove(struct packstore *ps, uint32_t pack_id);
 
 /* Calls fn for each record of pack_id in order (for fsck and recovery). Stops at the first
- * record that fails its check, reporting the offset where valid records end through *valid_end.
- * fn returns 0 to go on, non-zero to stop (that value is returned). */
+ * record that fails its check, reporting the offset where valid records end through *valid_end
+ * (may be NULL). fn returns 0 to go on, non-zero to stop (that value is returned; *valid_end is
+ * then the end of the record fn stopped at). Returns 0 when the pack ends cleanly at *valid_end,
+ * CAIRN_E_CORRUPT when bytes that are no valid record follow it (a torn tail or damage),
+ * CAIRN_E_VERSION at a record of a newer version, or -errno (-ENOENT: no such pack). */
 int packstore_scan(struct packstore *ps, uint32_t pack_id,
 		   int (*fn)(const struct pack_record_info *info, uint64_t offset, void *arg),
 		   void *arg, uint64_t *valid_end);
