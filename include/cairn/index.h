@@ -4,6 +4,8 @@
  * Lives in <datadir>/index/ (data.mdb, lock.mdb). Named databases:
  *   buckets  bucket name                         -> struct index_bucket
  *   objects  bucket name, NUL, key bytes          -> struct index_object (+ opaque meta blob)
+ *   objtails the rest of "bucket NUL key" when it passes LMDB's 511-byte key limit: a trie
+ *            of 500-byte segments that keeps the exact byte order (src/store/index_objects.c)
  *   pages    object id (u64 BE), start offset (u64 BE)
  *                                                 -> up to INDEX_PAGE_ENTRIES chunk entries
  *   chunks   chunk id (32 bytes)                  -> struct index_chunk

@@ -434,6 +434,8 @@ index_db_get(struct index_txn *t, enum index_db db, const MDB_val *k, MDB_val *v
 {
 	MDB_val key = *k;
 
+	if (t->map_full)
+		return -ENOSPC; /* LMDB refuses every operation of a failed txn */
 	return index_mdb_err(mdb_get(t->txn, t->ix->dbi[db], &key, v));
 }
 
@@ -469,6 +471,8 @@ index_db_del(struct index_txn *t, enum index_db db, const MDB_val *k)
 int
 index_db_cursor(struct index_txn *t, enum index_db db, MDB_cursor **out)
 {
+	if (t->map_full)
+		return -ENOSPC;
 	return index_mdb_err(mdb_cursor_open(t->txn, t->ix->dbi[db], out));
 }
 
