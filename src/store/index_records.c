@@ -837,9 +837,10 @@ index_user_put(struct index_txn *txn, const struct index_user *u)
 		rc = index_str_len(u->name, INDEX_OWNER_MAX, &nl);
 	if (rc == 0)
 		rc = index_str_len(u->secret_key, INDEX_SECRET_KEY_MAX, &sl);
+	if (rc < 0)
+		return rc;
 	len = 1 + (1 + nl) + (1 + k.mv_size) + (1 + sl) + 8;
-	if (rc == 0)
-		rc = index_db_put(txn, INDEX_DB_USERS, &k, len, &p);
+	rc = index_db_put(txn, INDEX_DB_USERS, &k, len, &p);
 	if (rc < 0)
 		return rc;
 	index_wr_init(&w, p, len);
