@@ -358,18 +358,25 @@ http_start(const struct http_config *cfg, struct server *srv, struct http_server
 	hs = calloc(1, sizeof(*hs));
 	if (!hs)
 		abort();
+	/* The logger goes first so that complaints about later options reach it. Function
+	 * pointers travel as intptr_t in MHD_OPTION_ARRAY, as microhttpd.h prescribes. */
+	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
+	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
+	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONN_MEMORY, NULL},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, hs},
+	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, NULL},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, hs},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	hs->srv = srv;
 	hs->listen_fd = MHD_INVALID_SOCKET;
 	atomic_init(&hs->inflight, 0);
 	errno = 0;
-	hs->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, http_access, hs,
-				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
-				   (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-				   (unsigned)cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				   (size_t)HTTP_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
-				   http_uri_log, hs, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape,
-				   NULL, MHD_OPTION_NOTIFY_COMPLETED, http_completed, hs,
-				   MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_END);
+	hs->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, http_access, hs, MHD_OPTION_ARRAY,
+				   opts, MHD_OPTION_END);
 	if (!hs->mhd) {
 		rc = errno ? -errno : -EIO;
 		free(hs);
