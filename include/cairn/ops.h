@@ -57,6 +57,9 @@ void ops_create_bucket(struct server_req *r); /* body: optional CreateBucketConf
 void ops_head_bucket(struct server_req *r);
 void ops_delete_bucket(struct server_req *r);
 void ops_get_bucket_location(struct server_req *r);
+/* Versioning is never enabled on a cairn bucket: the empty VersioningConfiguration S3 returns for
+ * buckets that never had it (rclone asks before purging). */
+void ops_get_bucket_versioning(struct server_req *r);
 
 /* ---- listing (ops_list.c) ---- */
 void ops_list_objects(struct server_req *r, bool v2);

@@ -19,6 +19,7 @@ enum router_op {
 	ROUTER_OP_HEAD_BUCKET,	      /* HEAD /b */
 	ROUTER_OP_DELETE_BUCKET,      /* DELETE /b */
 	ROUTER_OP_GET_LOCATION,	      /* GET /b?location */
+	ROUTER_OP_GET_VERSIONING,     /* GET /b?versioning: always "never enabled" */
 	ROUTER_OP_LIST_OBJECTS,	      /* GET /b */
 	ROUTER_OP_LIST_OBJECTS_V2,    /* GET /b?list-type=2 */
 	ROUTER_OP_DELETE_OBJECTS,     /* POST /b?delete */
@@ -35,7 +36,8 @@ enum router_op {
 /* Returns the operation r (after s3req_resolve()) asks for. */
 enum router_op router_route(const struct s3req *r);
 
-/* The operation's S3 name ("GetObject" …) for logs; static. */
+/* The operation's S3 name ("GetObject" …) for logs, "-" for ROUTER_OP_COUNT (not routed); static.
+ */
 const char *router_op_name(enum router_op op);
 
 /* True when the operation never needs a request body (its body, if any, is read and dropped). */

@@ -137,3 +137,17 @@ ops_get_bucket_location(struct server_req *r)
 	if (xml_writer_finish(&w) < 0)
 		server_req_fail(r, S3E_INTERNAL_ERROR, NULL);
 }
+
+void
+ops_get_bucket_versioning(struct server_req *r)
+{
+	struct xml_writer w;
+
+	if (ops_bucket_access(r, r->s3.bucket, NULL) < 0)
+		return;
+	xml_writer_init(&w, server_req_xml(r, 200));
+	xml_open_ns(&w, "VersioningConfiguration");
+	xml_close(&w);
+	if (xml_writer_finish(&w) < 0)
+		server_req_fail(r, S3E_INTERNAL_ERROR, NULL);
+}

@@ -26,7 +26,7 @@ static const char *const router_names[ROUTER_OP_COUNT] = {
 const char *
 router_op_name(enum router_op op)
 {
-	return op < ROUTER_OP_COUNT ? router_names[op] : "Unknown";
+	return op < ROUTER_OP_COUNT ? router_names[op] : "-";
 }
 
 bool
@@ -84,6 +84,7 @@ static const char *const router_list_params[] = {
 static const char *const router_get_object_params[] = {"response-*", "versionId", NULL};
 static const char *const router_version_param[] = {"versionId", NULL};
 static const char *const router_location_param[] = {"location", NULL};
+static const char *const router_versioning_param[] = {"versioning", NULL};
 static const char *const router_delete_param[] = {"delete", NULL};
 
 static enum router_op
@@ -103,6 +104,9 @@ router_route_bucket_get(const struct s3req *r)
 	if (s3req_param(r, "location"))
 		return router_params_only(r, router_location_param) ? ROUTER_OP_GET_LOCATION
 								    : ROUTER_OP_NOT_IMPLEMENTED;
+	if (s3req_param(r, "versioning"))
+		return router_params_only(r, router_versioning_param) ? ROUTER_OP_GET_VERSIONING
+								      : ROUTER_OP_NOT_IMPLEMENTED;
 	if (!router_params_only(r, router_list_params))
 		return ROUTER_OP_NOT_IMPLEMENTED;
 	lt = s3req_param(r, "list-type");

@@ -160,6 +160,7 @@ server_req_new(struct server *srv)
 	if (!r)
 		abort();
 	r->srv = srv;
+	r->op = ROUTER_OP_COUNT; /* not routed yet */
 	s3req_init(&r->s3);
 	buf_init(&r->body, SERVER_XML_BODY_MAX);
 	buf_init(&r->resp.headers, SERVER_RESP_HEADERS_MAX);
@@ -408,6 +409,9 @@ server_req_dispatch(struct server_req *r)
 		break;
 	case ROUTER_OP_GET_LOCATION:
 		ops_get_bucket_location(r);
+		break;
+	case ROUTER_OP_GET_VERSIONING:
+		ops_get_bucket_versioning(r);
 		break;
 	case ROUTER_OP_LIST_OBJECTS:
 	case ROUTER_OP_LIST_OBJECTS_V2:

@@ -151,7 +151,8 @@ test_router(void **state)
 	assert_int_equal(route("DELETE", "/b/", NULL), ROUTER_OP_DELETE_BUCKET);
 	assert_int_equal(route("DELETE", "/b?tagging", NULL), ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("GET", "/b?location", NULL), ROUTER_OP_GET_LOCATION);
-	assert_int_equal(route("GET", "/b?versioning", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("GET", "/b?versioning", NULL), ROUTER_OP_GET_VERSIONING);
+	assert_int_equal(route("GET", "/b?versioning&acl", NULL), ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("GET", "/b?uploads", NULL), ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("GET", "/b?prefix=a&marker=b", NULL), ROUTER_OP_LIST_OBJECTS);
 	assert_int_equal(route("GET", "/b?list-type=2&start-after=x&X-Amz-Date=1", NULL),
