@@ -1,14 +1,17 @@
 /*
  * bench_ingest.c — drives the storage engine (store.h) directly, for `make bench`.
  *
- *   bench_ingest DATADIR stream [--size BYTES] [--object-size BYTES] [--seed N] [chunk opts]
+ *   bench_ingest DATADIR stream [--size BYTES] [--object-size BYTES] [--seed N] [--reps N]
+ *                [chunk opts]
  *   bench_ingest DATADIR corpus CORPUSDIR [chunk opts]
  *   chunk opts: [--avg BYTES] (min = avg/4, max = avg*4) [--zstd LEVEL]
  *
  * stream: generates --size bytes of incompressible data in memory (no file reads in the timed
  * part), puts them as objects of --object-size bytes (fed in 1 MiB writes, as an HTTP body
  * arrives), then puts the very same bytes again under other keys: the first pass measures unique
- * ingest, the second fully duplicate ingest. Each commit fdatasyncs, as in the product.
+ * ingest, the second fully duplicate ingest. Each commit fdatasyncs, as in the product. With
+ * --reps N (at most 9) that is done N times with new bytes each time; the median, best and worst
+ * rates are printed.
  *
  * corpus: puts every file of CORPUSDIR/v00, v01 … (in that order) as object vNN/NAME, so that the
  * dedup across snapshots is what gets measured, then prints the store's statistics.
@@ -35,6 +38,7 @@
 #define INGEST_WRITE (1u << 20)
 #define INGEST_MAX_FILES 4096
 #define INGEST_PATH_MAX 4096
+#define INGEST_REPS_MAX 9
 
 struct ingest_opts {
 	const char *data_dir;
@@ -43,6 +47,7 @@ struct ingest_opts {
 	uint64_t size;
 	uint64_t object_size;
 	uint64_t seed;
+	uint32_t reps;
 	uint32_t avg;
 	int zstd_level;
 	bool zstd_set;
@@ -131,29 +136,55 @@ ingest_pass(struct store *st, const char *prefix, const uint8_t *p, const struct
 }
 
 static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Prints the median and the best of n rates (MB/s) under name; sorts r. */
+static void
+print_rates(const char *name, double *r, uint32_t n)
+{
+	qsort(r, n, sizeof(*r), cmp_double);
+	printf("%s: %.1f MB/s\n", name, n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2);
+	printf("%s_best: %.1f MB/s\n", name, r[n - 1]);
+	printf("%s_worst: %.1f MB/s\n", name, r[0]);
+}
+
+/* Each repetition puts fresh random bytes (a new seed: unique even in a store that has the
+ * previous repetitions' data) and then the same bytes again. */
+static int
 ingest_stream(struct store *st, const struct ingest_opts *o)
 {
 	uint64_t *p = malloc((size_t)((o->size + 7) & ~7ull));
-	double t_unique, t_dup;
-	int rc;
+	double unique[INGEST_REPS_MAX], dup[INGEST_REPS_MAX], t;
+	char prefix[32];
+	int rc = 0;
 
 	if (!p) {
 		fprintf(stderr, "bench_ingest: cannot allocate %llu bytes\n",
 			(unsigned long long)o->size);
 		return -ENOMEM;
 	}
-	fill_random(p, (size_t)((o->size + 7) / 8), o->seed);
-	rc = ingest_pass(st, "unique", (const uint8_t *)p, o, &t_unique);
-	if (rc == 0)
-		rc = ingest_pass(st, "dup", (const uint8_t *)p, o, &t_dup);
+	for (uint32_t i = 0; rc == 0 && i < o->reps; i++) {
+		fill_random(p, (size_t)((o->size + 7) / 8), o->seed + 0x1000 * i);
+		snprintf(prefix, sizeof(prefix), "unique%u", i);
+		rc = ingest_pass(st, prefix, (const uint8_t *)p, o, &t);
+		unique[i] = (double)o->size / 1e6 / t;
+		snprintf(prefix, sizeof(prefix), "dup%u", i);
+		if (rc == 0)
+			rc = ingest_pass(st, prefix, (const uint8_t *)p, o, &t);
+		dup[i] = (double)o->size / 1e6 / t;
+	}
 	free(p);
 	if (rc < 0)
 		return rc;
 	printf("ingest_bytes: %llu B\n", (unsigned long long)o->size);
-	printf("ingest_unique: %.1f MB/s\n", (double)o->size / 1e6 / t_unique);
-	printf("ingest_unique_time: %.3f s\n", t_unique);
-	printf("ingest_dup: %.1f MB/s\n", (double)o->size / 1e6 / t_dup);
-	printf("ingest_dup_time: %.3f s\n", t_dup);
+	printf("ingest_reps: %u\n", o->reps);
+	print_rates("ingest_unique", unique, o->reps);
+	print_rates("ingest_dup", dup, o->reps);
 	return 0;
 }
 
@@ -343,6 +374,12 @@ parse_flag(struct ingest_opts *o, const char *flag, const char *val)
 		return parse_u64(val, 1, 1ull << 36, &o->object_size);
 	if (strcmp(flag, "--seed") == 0)
 		return parse_u64(val, 0, UINT64_MAX, &o->seed);
+	if (strcmp(flag, "--reps") == 0) {
+		if (parse_u64(val, 1, INGEST_REPS_MAX, &v) < 0)
+			return -EINVAL;
+		o->reps = (uint32_t)v;
+		return 0;
+	}
 	if (strcmp(flag, "--avg") == 0) {
 		if (parse_u64(val, 256, 4u << 20, &v) < 0)
 			return -EINVAL;
@@ -364,7 +401,8 @@ parse_args(int argc, char **argv, struct ingest_opts *o)
 {
 	int i = 3;
 
-	*o = (struct ingest_opts){.size = 1ull << 30, .object_size = 64ull << 20, .seed = 7};
+	*o = (struct ingest_opts){
+	    .size = 1ull << 30, .object_size = 64ull << 20, .seed = 7, .reps = 1};
 	if (argc < 3)
 		return -EINVAL;
 	o->data_dir = argv[1];
@@ -425,7 +463,7 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) < 0) {
 		fprintf(stderr,
 			"usage: bench_ingest DATADIR stream [--size B] [--object-size B] "
-			"[--seed N] [--avg B] [--zstd L]\n"
+			"[--seed N] [--reps N] [--avg B] [--zstd L]\n"
 			"       bench_ingest DATADIR corpus CORPUSDIR [--avg B] [--zstd L]\n");
 		return 1;
 	}

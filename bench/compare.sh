@@ -8,6 +8,7 @@
 #   stored_bytes   chunk data on disk (cairn: pack bytes; restic, borg: repo/data; casync: store)
 #   index_bytes    everything else the tool keeps (cairn: LMDB file; restic, borg: the rest of the
 #                  repo; casync: the .caidx files)
+#   index_live_bytes  cairn only, with mdb_stat: LMDB pages in use (the file less its free pages)
 #   time           wall seconds for all the snapshots (repository creation not included)
 #   settings       what the tool ran with
 #
@@ -71,24 +72,50 @@ cairn_engine() {
 	awk '/^(pack_bytes|index_bytes|chunks|avg_chunk|chunk_avg|chunk_min|chunk_max|zstd_level|ingest_rate):/' \
 		"$WORK/log" | sed -e 's/^pack_bytes:/stored_bytes:/'
 	echo "time: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') s"
+	index_live "$REPO/index"
 	awk '/^chunk_avg:/ {a = $2} /^zstd_level:/ {z = $2}
 		END {printf "settings: engine via bench_ingest, avg %d KiB (min avg/4, max avg*4), zstd %d\n", a / 1024, z}' \
 		"$WORK/log"
 }
 
+# Prints index_live_bytes: the LMDB pages in use (file pages less free-list pages), when mdb_stat
+# (lmdb-utils) is there. The index_bytes figure is the file's size, which also holds free pages
+# that later transactions reuse.
+index_live() {
+	command -v mdb_stat >/dev/null || return 0
+	mdb_stat -ef "$1" 2>/dev/null | awk '
+		/Page size:/ {ps = $3}
+		/Number of pages used:/ {used = $5}
+		/Free pages:/ {free = $3}
+		END {if (ps > 0) printf "index_live_bytes: %d B\n", (used - free) * ps}'
+}
+
+# Prints "name: value B" for a field of `cairn stats DATADIR --json`.
+cairn_stat() {
+	grep -o "\"$2\":[0-9]*" "$1" | head -1 | awk -F: -v n="$3" '{print n ": " $2 " B"}'
+}
+
 cairn_import() {
-	local v t0 t1 cli="$BUILD/cairn"
+	local v t0 t1 cli repo
+	cli=$(realpath "$BUILD/cairn")
+	repo=$(realpath -m "$REPO")
 	[ -x "$cli" ] || die "$cli missing"
 	"$cli" import 2>&1 | grep -qi usage || die "cairn import is not available"
+	# keys are the paths as given: vNN/NAME (no subshell: the signal trap must see the child)
+	cd "$CORPUS" || die "cd $CORPUS"
 	t0=$(now_ns)
 	for v in $(versions); do
-		run "$cli" import "$REPO" bench "$v"/*
+		v=$(basename "$v")
+		run "$cli" import "$repo" bench "$v"/*
 	done
 	t1=$(now_ns)
-	echo "stored_bytes: $(bytes_of "$REPO/packs") B"
-	echo "index_bytes: $(bytes_of "$REPO/index") B"
+	run "$cli" stats "$repo" --json
+	cairn_stat "$WORK/log" pack_bytes stored_bytes
+	cairn_stat "$WORK/log" index_bytes index_bytes
+	cairn_stat "$WORK/log" chunks chunks | sed 's/ B$//'
 	echo "time: $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') s"
-	echo "settings: cairn import, store defaults"
+	index_live "$REPO/index"
+	echo "settings: cairn import (one process per snapshot, keys vNN/NAME), store defaults"
 }
 
 restic_run() {
@@ -147,8 +174,11 @@ casync_run() {
 }
 
 [ -d "$CORPUS" ] || die "no corpus dir $CORPUS"
+CORPUS=$(realpath "$CORPUS")
 [ -n "$(versions)" ] || die "no snapshots $CORPUS/vNN"
 mkdir -p "$WORK" || die "cannot make $WORK"
+WORK=$(realpath "$WORK")
+REPO=$WORK/repo
 [ -e "$REPO" ] && die "$REPO exists (use a fresh work dir)"
 : >"$WORK/log"
 echo "logical_bytes: $(file_bytes "$CORPUS"/v[0-9]*) B"

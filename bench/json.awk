@@ -26,7 +26,7 @@ $1 == "D" || $1 == "S" {
 	add($1, "{\"corpus\": " q($2) ", " ($1 == "D" ? "\"tool\": " q($3) : \
 		"\"avg_chunk\": " num($3)) ", \"logical_bytes\": " num($4) ", \"stored_bytes\": " \
 		num($5) ", \"index_bytes\": " num($6) ", \"seconds\": " num($7) ", \"chunks\": " \
-		num($8) ", \"settings\": " q($9) "}")
+		num($8) ", \"index_live_bytes\": " num($10) ", \"settings\": " q($9) "}")
 }
 $1 == "T" {
 	add("targets", "{\"name\": " q($2) ", \"value\": " num($3) ", \"op\": " q($4) \

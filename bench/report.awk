@@ -66,27 +66,31 @@ function print_metrics(    i, f, n, hidden) {
 		printf "(%d more bench_pack figures, for the other zstd levels, are in the JSON)\n", hidden
 }
 
-function dedup_line(f, casync_stored,    st, tg, vs) {
+function dedup_line(f, casync_stored,    st, tg, vs, k) {
 	vs = casync_stored > 0 ? ratio(f[5], casync_stored) : "-"
 	st = ""
 	tg = ""
 	if (f[3] == "cairn") {
-		if (("stored_vs_casync:" f[2]) in tstat) {
+		k = "stored_vs_casync:" f[2]
+		if (k in tstat) {
 			tg = "<=0.85 casync, "
-			st = tstat["stored_vs_casync:" f[2]]
+			st = tstat[k] == "ok" ? "" : tstat[k] "(xcasync) "
 		}
 		tg = tg "idx<1%"
-		if (st == "" || st == "ok")
-			st = tstat["index_pct:" f[2]]
+		k = "index_pct:" f[2]
+		st = st (tstat[k] == "ok" ? "" : tstat[k] "(idx)")
+		sub(/ $/, "", st)
+		if (st == "")
+			st = "ok"
 	}
-	printf "%-12s %-7s %10s %10s %8s %7s %7s %7s %8s %6s  %-22s %s\n", f[2], f[3], mb(f[4]),
+	printf "%-12s %-12s %9s %9s %7s %7s %6s %7s %7s %5s  %-21s %s\n", f[2], f[3], mb(f[4]),
 		mb(f[5]), mb(f[6]), pct(f[6], f[5]), ratio(f[4], f[5]), vs, f[7], rate(f[4], f[7]),
 		tg, st
 }
 
 function print_dedup(    i, f, cas, n) {
 	rule("dedup: every snapshot stored in order (MB = 10^6 bytes; ratio = logical/stored)")
-	printf "%-12s %-7s %10s %10s %8s %7s %7s %7s %8s %6s  %-22s %s\n", "corpus", "tool",
+	printf "%-12s %-12s %9s %9s %7s %7s %6s %7s %7s %5s  %-21s %s\n", "corpus", "tool",
 		"logical", "stored", "index", "index%", "ratio", "xcasync", "time_s", "MB/s",
 		"target", "status"
 	for (i = 1; i <= NR; i++) {
@@ -104,21 +108,22 @@ function print_dedup(    i, f, cas, n) {
 		n = split(row[i], f, "\t")
 		if (f[1] == "D" && !(f[3] in said)) {
 			said[f[3]] = 1
-			printf "  %-7s %s\n", f[3], f[9]
+			printf "  %-12s %s\n", f[3], f[9]
 		}
 	}
 }
 
-function print_sweep(    i, f, n, a, best, pick, cost) {
+function print_sweep(    i, f, n, a, best, pick, fastest, r) {
 	rule("chunk-size sweep: cairn engine, min = avg/4, max = avg*4")
-	printf "%-12s %7s %9s %10s %8s %7s %7s %8s %6s\n", "corpus", "avg_KiB", "chunks",
-		"stored", "index", "index%", "ratio", "time_s", "MB/s"
+	printf "%-12s %7s %9s %10s %8s %7s %7s %7s %8s %6s\n", "corpus", "avg_KiB", "chunks",
+		"stored", "index", "index%", "live%", "ratio", "time_s", "MB/s"
 	for (i = 1; i <= NR; i++) {
 		n = split(row[i], f, "\t")
 		if (f[1] != "S")
 			continue
-		printf "%-12s %7d %9s %10s %8s %7s %7s %8s %6s\n", f[2], f[3] / 1024, f[8],
-			mb(f[5]), mb(f[6]), pct(f[6], f[5]), ratio(f[4], f[5]), f[7], rate(f[4], f[7])
+		printf "%-12s %7d %9s %10s %8s %7s %7s %7s %8s %6s\n", f[2], f[3] / 1024, f[8],
+			mb(f[5]), mb(f[6]), pct(f[6], f[5]), f[10] == "" ? "-" : pct(f[10], f[5]),
+			ratio(f[4], f[5]), f[7], rate(f[4], f[7])
 		if (!(f[3] in tot))
 			avgs[++na] = f[3]
 		tot[f[3]] += f[5] + f[6]
@@ -127,27 +132,28 @@ function print_sweep(    i, f, n, a, best, pick, cost) {
 	}
 	if (na == 0)
 		return
-	best = ""
-	for (a = 1; a <= na; a++)
-		if (best == "" || tot[avgs[a]] < tot[best])
-			best = avgs[a]
-	# the largest average within 1% of the smallest footprint that still ingests >= 250 MB/s
-	pick = ""
+	fastest = 0
 	for (a = 1; a <= na; a++) {
-		cost = tot[avgs[a]]
-		if (cost <= tot[best] * 1.01 && lsum[avgs[a]] / 1e6 / tsum[avgs[a]] >= 250 &&
-		    (pick == "" || avgs[a] + 0 > pick + 0))
-			pick = avgs[a]
-	}
-	for (a = 1; a <= na; a++)
+		r = tsum[avgs[a]] > 0 ? lsum[avgs[a]] / tsum[avgs[a]] : 0
+		speed[avgs[a]] = r
+		if (r > fastest)
+			fastest = r
 		printf "  avg %3d KiB: stored+index over these corpora %s MB, %s MB/s\n",
 			avgs[a] / 1024, mb(tot[avgs[a]]), rate(lsum[avgs[a]], tsum[avgs[a]])
-	if (pick == "")
-		printf "recommendation: avg %d KiB (smallest footprint; none of the sizes within 1%% of it ingests >= 250 MB/s)\n",
-			best / 1024
-	else
-		printf "recommendation: avg %d KiB (largest average within 1%% of the smallest footprint, ingest >= 250 MB/s)\n",
-			pick / 1024
+	}
+	# Among the sizes that ingest at >= 80% of the fastest, the smallest footprint; then the
+	# largest average within 1% of it (fewer chunks: less index, less per-chunk work).
+	best = ""
+	for (a = 1; a <= na; a++)
+		if (speed[avgs[a]] >= 0.8 * fastest && (best == "" || tot[avgs[a]] < tot[best]))
+			best = avgs[a]
+	pick = best
+	for (a = 1; a <= na; a++)
+		if (speed[avgs[a]] >= 0.8 * fastest && tot[avgs[a]] <= 1.01 * tot[best] &&
+		    avgs[a] + 0 > pick + 0)
+			pick = avgs[a]
+	printf "recommendation: avg %d KiB (min %d, max %d KiB): the smallest stored+index among the sizes ingesting at >= 80%% of the fastest (larger average preferred within 1%%)\n",
+		pick / 1024, pick / 4096, pick * 4 / 1024
 	if (info["default_avg"] > 0)
 		printf "current default: avg %d KiB\n", info["default_avg"] / 1024
 }

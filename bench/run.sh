@@ -12,7 +12,7 @@
 #   CAIRN_BENCH_DIR    where the work dir goes (default /var/tmp; must be a real disk, not tmpfs)
 #   CAIRN_BENCH_QUICK  1 = small sizes, for a smoke run (numbers are not comparable)
 #   CAIRN_BENCH_KEEP   1 = keep the work dir (corpora, repositories, logs) for inspection
-#   CAIRN_BENCH_NO_INSTALL 1 = never apt-get install restic/borgbackup/casync
+#   CAIRN_BENCH_NO_INSTALL 1 = never apt-get install restic/borgbackup/casync/lmdb-utils
 # Every process this script starts is stopped when it ends, also on failure or interruption.
 set -u
 
@@ -28,19 +28,21 @@ START_NS=$(date +%s%N)
 
 if [ "$QUICK" = 1 ]; then
 	INGEST_SIZE=$((128 << 20))
+	INGEST_REPS=1
 	IMPORT_SIZE=$((128 << 20))
 	CKPT_ARGS=(--versions 3 --scale 2)
 	LOGS_ARGS=(--versions 3 --scale 1)
 	SHARD_ARGS=(--versions 2 --scale 2)
 else
 	INGEST_SIZE=$((1 << 30))
+	INGEST_REPS=3
 	IMPORT_SIZE=$((512 << 20))
 	CKPT_ARGS=(--versions 8 --scale 4)
 	LOGS_ARGS=(--versions 8 --scale 2)
 	SHARD_ARGS=(--versions 4 --scale 8)
 fi
 SWEEP_AVGS=(16384 32768 65536)
-TOOLS=(cairn restic borg casync)
+TOOLS=(cairn cairn-import restic borg casync)
 CORPORA=(checkpoints logs shards)
 SWEEP_CORPORA=(checkpoints shards)
 
@@ -98,10 +100,11 @@ fs_type() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 
 ensure_tools() {
 	local missing=() t pkg
-	for t in restic borg casync; do
+	for t in restic borg casync mdb_stat; do
 		command -v "$t" >/dev/null && continue
 		pkg=$t
 		[ "$t" = borg ] && pkg=borgbackup
+		[ "$t" = mdb_stat ] && pkg=lmdb-utils
 		missing+=("$pkg")
 	done
 	[ ${#missing[@]} -eq 0 ] && return
@@ -136,16 +139,19 @@ micro_benches() {
 }
 
 ingest_engine() {
-	local out=$WORK/ingest.out
+	local out=$WORK/ingest.out m
 	if [ ! -x "$BUILD/bench/bench_ingest" ]; then
 		note "$BUILD/bench/bench_ingest not built: engine rows are missing"
 		return
 	fi
-	progress "engine ingest: $((INGEST_SIZE >> 20)) MiB unique, then the same bytes again"
+	progress "engine ingest: $((INGEST_SIZE >> 20)) MiB unique, then the same bytes again; x$INGEST_REPS"
 	if run_to "$out" "$BUILD/bench/bench_ingest" "$WORK/ingest-data" stream \
-		--size "$INGEST_SIZE"; then
-		printf 'M\tingest_unique\t%s\tMB/s\tbench_ingest\n' "$(kv "$out" ingest_unique)" >>"$RES"
-		printf 'M\tingest_dup\t%s\tMB/s\tbench_ingest\n' "$(kv "$out" ingest_dup)" >>"$RES"
+		--size "$INGEST_SIZE" --reps "$INGEST_REPS"; then
+		for m in ingest_unique ingest_dup; do
+			printf 'M\t%s\t%s\tMB/s\tbench_ingest, median of %s (%s..%s)\n' "$m" \
+				"$(kv "$out" $m)" "$INGEST_REPS" "$(kv "$out" ${m}_worst)" \
+				"$(kv "$out" ${m}_best)" >>"$RES"
+		done
 		DEFAULT_AVG=$(kv "$out" chunk_avg)
 		DEFAULT_MIN=$(kv "$out" chunk_min)
 		DEFAULT_MAX=$(kv "$out" chunk_max)
@@ -165,10 +171,12 @@ import_once() {
 	awk -v n="$IMPORT_SIZE" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", n / 1e6 / ((b - a) / 1e9)}'
 }
 
+has_import() { "$BUILD/cairn" import 2>&1 | grep -qi usage; }
+
 ingest_import() {
 	local u d
-	if ! "$BUILD/cairn" import 2>&1 | grep -qi usage; then
-		note "cairn import not available in $BUILD/cairn: file ingest rows skipped"
+	if ! has_import; then
+		note "cairn import not available in $BUILD/cairn: its rows are skipped"
 		return
 	fi
 	progress "cairn import: $((IMPORT_SIZE >> 20)) MiB file, twice"
@@ -210,11 +218,11 @@ compare_one() {
 		rm -rf "$dir"
 		return
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$corpus" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$corpus" \
 		"$([ "$kind" = S ] && kv "$out" chunk_avg || echo "$tool")" \
 		"$(kv "$out" logical_bytes)" "$(kv "$out" stored_bytes)" "$(kv "$out" index_bytes)" \
 		"$(kv "$out" time)" "$(kv "$out" chunks)" \
-		"$(sed -n 's/^settings: //p' "$out")" >>"$RES"
+		"$(sed -n 's/^settings: //p' "$out")" "$(kv "$out" index_live_bytes)" >>"$RES"
 	rm -rf "$dir"
 }
 
@@ -222,7 +230,10 @@ dedup() {
 	local c t
 	for c in "${CORPORA[@]}"; do
 		for t in "${TOOLS[@]}"; do
-			if [ "$t" != cairn ] && ! command -v "$t" >/dev/null; then
+			if [ "$t" = cairn-import ] && ! has_import; then
+				continue
+			fi
+			if [ "${t#cairn}" = "$t" ] && ! command -v "$t" >/dev/null; then
 				note "$t not installed: skipped on $c"
 				continue
 			fi
