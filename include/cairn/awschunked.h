@@ -24,8 +24,15 @@
  * hands decoded data bytes to a callback as soon as they arrive. It never buffers chunk data: the
  * data of a chunk is hashed as it passes and the chunk's signature is checked when its last byte
  * has gone by. Therefore data reaching the callback is NOT yet authenticated: the caller must
- * stage it (e.g. an uncommitted store_put) and commit only after awschunked_is_done() is true.
- * A failure mid-stream (bad signature, bad framing) means the caller aborts the whole put.
+ * stage it (e.g. an uncommitted store_put) and commit only after awschunked_finish() returned 0
+ * at the end of the body. A failure mid-stream (bad signature, bad framing) means the caller
+ * aborts the whole put.
+ *
+ * Leniency, as seen from real clients: one blank line between the final chunk and the trailers
+ * is accepted, and the closing blank line after the trailers may be missing (the end of the body
+ * then ends them). Because of that, in the trailer modes only the end of the body settles
+ * whether more trailers follow "0\r\n\r\n": awschunked_is_done() can stay false until
+ * awschunked_finish().
  *
  * Memory is fixed (struct awschunked embeds everything; one EVP_MD_CTX): chunk header lines are
  * at most AWSCHUNKED_LINE_MAX bytes, all trailer lines together at most AWSCHUNKED_TRAILER_MAX,
@@ -33,7 +40,8 @@
  * at the chunk_max given to awschunked_init() (AWSCHUNKED_CHUNK_MAX when 0). Unlike AWS, cairn
  * does not insist that non-final chunks hold at least 8 KiB.
  *
- * Not thread-safe per decoder; decoders are independent. The struct's fields are private.
+ * Not thread-safe per decoder; decoders are independent. The struct's fields are private, and
+ * the trailer strings point into it: do not copy or move a struct awschunked after init.
  */
 #ifndef CAIRN_AWSCHUNKED_H
 #define CAIRN_AWSCHUNKED_H
@@ -83,6 +91,8 @@ struct awschunked {
 	size_t n_trailers;
 	struct kvpair trailers[AWSCHUNKED_TRAILERS_MAX];
 	bool has_trailer_sig;
+	bool final_chunk;
+	bool blank_seen;
 	uint8_t trailer_sig[SIGV4_KEY_LEN];
 };
 
@@ -123,11 +133,15 @@ int awschunked_feed(struct awschunked *d, const uint8_t *p, size_t len, awschunk
 		    void *ctx);
 
 /* True when the final chunk (and the trailers, with their signature) has been received and
- * verified: the data is authentic and complete; the caller may commit. */
+ * verified: the data is authentic and complete. See above: in the trailer modes this may only
+ * become true in awschunked_finish(). */
 bool awschunked_is_done(const struct awschunked *d);
 
-/* Call at the end of the request body. Returns 0 when awschunked_is_done(); the sticky error if
- * one occurred; else CAIRN_E_INVAL (S3E_INCOMPLETE_BODY: the body ended early). */
+/* Call at the end of the request body. Returns 0 when the body was complete and every signature
+ * checked (awschunked_is_done() is then true): only now may the caller commit. Otherwise the
+ * sticky error if one occurred; CAIRN_E_INVAL with S3E_MALFORMED_TRAILER when a signed-trailer
+ * body ended without x-amz-trailer-signature; CAIRN_E_BADDIGEST when the trailer signature, only
+ * checkable now, is wrong; else CAIRN_E_INVAL (S3E_INCOMPLETE_BODY: the body ended early). */
 int awschunked_finish(struct awschunked *d);
 
 /* The S3 error for the last failure (S3E_OK when none). */
