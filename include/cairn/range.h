@@ -34,9 +34,9 @@ struct range {
  *   "bytes=a-b" → [a, min(b, size-1)] when a < size (b >= a required, else ignored);
  *   "bytes=a-"  → [a, size-1] when a < size;
  *   "bytes=-n"  → the last min(n, size) bytes, n >= 1;
- * Optional spaces around '=', '-' are not accepted (S3 does not either); the unit is
- * case-insensitive. hdr NULL or len 0 gives RANGE_FULL. *out is written only for
- * RANGE_PARTIAL. */
+ * Spaces are not accepted anywhere; the unit is case-insensitive; numbers may have any number of
+ * digits (values past 2^64-1 saturate). hdr NULL, len 0 or len > RANGE_HEADER_MAX give
+ * RANGE_FULL. *out is written only for RANGE_PARTIAL. */
 enum range_kind range_parse(const char *hdr, size_t len, uint64_t size, struct range *out);
 
 /* Parses x-amz-copy-source-range "bytes=first-last" (both required, first <= last) against a
@@ -46,9 +46,12 @@ enum range_kind range_parse(const char *hdr, size_t len, uint64_t size, struct r
 int range_parse_copy_source(const char *hdr, size_t len, uint64_t size, struct range *out,
 			    enum s3_error *s3e);
 
+/* Enough for any Content-Range value written by range_content_range(). */
+#define RANGE_CONTENT_RANGE_SIZE 64
+
 /* Writes the Content-Range value into out[0..n): "bytes start-end/size" for a span r, or
  * "bytes * /size" (without the space) when r is NULL (for 416). Returns 0 or CAIRN_E_TOOBIG when
- * n is too small (48 bytes always suffice). */
+ * n is too small (RANGE_CONTENT_RANGE_SIZE always suffices). */
 int range_content_range(const struct range *r, uint64_t size, char *out, size_t n);
 
 #endif
