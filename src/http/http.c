@@ -22,7 +22,7 @@
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct server *srv;
-	MHD_socket listen_fd; /* returned by MHD_quiesce_daemon; ours to close */
+	bool quiesced;
 	uint16_t port;
 	atomic_uint inflight;
 };
@@ -372,7 +372,6 @@ http_start(const struct http_config *cfg, struct server *srv, struct http_server
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	hs->srv = srv;
-	hs->listen_fd = MHD_INVALID_SOCKET;
 	atomic_init(&hs->inflight, 0);
 	errno = 0;
 	hs->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, http_access, hs, MHD_OPTION_ARRAY,
@@ -396,8 +395,16 @@ http_port(const struct http_server *hs)
 void
 http_quiesce(struct http_server *hs)
 {
-	if (hs->listen_fd == MHD_INVALID_SOCKET)
-		hs->listen_fd = MHD_quiesce_daemon(hs->mhd);
+	MHD_socket fd;
+
+	if (hs->quiesced)
+		return;
+	hs->quiesced = true;
+	/* Closing the listening socket now makes new connections fail at once (refused) instead
+	 * of waiting in the backlog until the daemon stops. */
+	fd = MHD_quiesce_daemon(hs->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }
 
 unsigned
@@ -412,7 +419,5 @@ http_stop(struct http_server *hs)
 	if (!hs)
 		return;
 	MHD_stop_daemon(hs->mhd);
-	if (hs->listen_fd != MHD_INVALID_SOCKET)
-		close(hs->listen_fd);
 	free(hs);
 }
