@@ -36,6 +36,7 @@
 #define SERVER_RESP_BODY_MAX (16u << 20)    /* in-memory response bodies (listings) */
 #define SERVER_XML_BODY_MAX (2u << 20)	    /* request bodies read into memory (XML) */
 #define SERVER_REQUEST_ID_LEN 16
+#define SERVER_HEADER_SECTION_MAX 8192 /* bytes of request headers, as S3 */
 
 struct server_config {
 	const char *region;	     /* copied */

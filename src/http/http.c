@@ -238,7 +238,7 @@ http_copy_header(void *cls, enum MHD_ValueKind kind, const char *name, const cha
 
 	(void)kind;
 	if (s3req_add_header(&hr->sr->s3, name, value ? value : "") < 0) {
-		server_req_fail(hr->sr, S3E_INVALID_REQUEST, "Too many request headers");
+		server_req_fail(hr->sr, S3E_REQUEST_HEADER_SECTION_TOO_LARGE, NULL);
 		return MHD_NO;
 	}
 	return MHD_YES;

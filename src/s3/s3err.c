@@ -135,6 +135,9 @@ static const struct s3_error_info s3err_table[S3E_COUNT] = {
 					  "A conflicting operation occurred. Retry the "
 					  "request."},
     [S3E_UNEXPECTED_CONTENT] = {400, "UnexpectedContent", "This request does not support content."},
+    [S3E_REQUEST_HEADER_SECTION_TOO_LARGE] =
+	{400, "RequestHeaderSectionTooLarge",
+	 "Your request header section exceeds the maximum allowed size."},
 };
 
 const struct s3_error_info *

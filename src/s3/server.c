@@ -322,11 +322,26 @@ server_req_authenticate(struct server_req *r)
 
 /* ---- the request's life ---- */
 
+/* S3 limits the request's header section to 8 KB (names, values, ": " and CRLF). */
+static bool
+server_headers_too_large(const struct s3req *q)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < q->n_headers; i++)
+		total += q->headers[i].name_len + q->headers[i].value_len + 4;
+	return total > SERVER_HEADER_SECTION_MAX;
+}
+
 bool
 server_req_begin(struct server_req *r)
 {
 	int rc = s3req_resolve(&r->s3, r->srv->domain);
 
+	if (server_headers_too_large(&r->s3)) {
+		server_req_fail(r, S3E_REQUEST_HEADER_SECTION_TOO_LARGE, NULL);
+		return true;
+	}
 	if (rc < 0) {
 		server_req_fail(r, rc == CAIRN_E_TOOBIG ? S3E_KEY_TOO_LONG : S3E_INVALID_URI, NULL);
 		return true;
