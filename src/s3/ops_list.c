@@ -67,7 +67,9 @@ ops_list_successor(struct buf *s)
 	return false;
 }
 
-/* Appends <name>value</name> with value escaped (URL-encoded first with encoding-type=url). */
+/* Appends <name>value</name> with value escaped (URL-encoded first with encoding-type=url).
+ * The URL form is AWS URI-encoding with '/' kept, so a space is "%20" (as the s3-tests suite
+ * expects of S3) and '+' is "%2B"; clients decode with unquote_plus either way. */
 static int
 ops_list_elem(struct ops_list *ls, struct buf *out, const char *name, struct slice v)
 {
@@ -75,7 +77,7 @@ ops_list_elem(struct ops_list *ls, struct buf *out, const char *name, struct sli
 
 	if (rc == 0 && ls->url) {
 		buf_reset(&ls->tmp);
-		rc = urlenc_encode_s3list((const char *)v.p, v.len, &ls->tmp);
+		rc = urlenc_encode((const char *)v.p, v.len, URLENC_KEEP_SLASH, &ls->tmp);
 		v = buf_slice(&ls->tmp);
 	}
 	if (rc == 0)
@@ -285,7 +287,7 @@ ops_list_echo(struct ops_list *ls, struct xml_writer *w, const char *name, const
 		return;
 	}
 	buf_reset(&ls->tmp);
-	if (urlenc_encode_s3list(v, strlen(v), &ls->tmp) < 0)
+	if (urlenc_encode(v, strlen(v), URLENC_KEEP_SLASH, &ls->tmp) < 0)
 		buf_reset(&ls->tmp);
 	xml_elem_n(w, name, (const char *)ls->tmp.p, ls->tmp.len);
 }

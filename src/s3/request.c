@@ -9,7 +9,19 @@ void
 s3req_init(struct s3req *r)
 {
 	memset(r, 0, sizeof(*r));
-	buf_init(&r->key, S3REQ_KEY_MAX);
+	/* Room for the encoded form: urlenc_decode() reserves the input length before decoding;
+	 * the decoded length is checked against S3REQ_KEY_MAX afterwards. */
+	buf_init(&r->key, S3REQ_TARGET_MAX);
+}
+
+static int
+s3req_decode_key(struct s3req *r, const char *p, size_t len)
+{
+	int rc = urlenc_decode(p, len, 0, &r->key);
+
+	if (rc == 0 && r->key.len > S3REQ_KEY_MAX)
+		return CAIRN_E_TOOBIG;
+	return rc;
 }
 
 void
@@ -164,12 +176,12 @@ s3req_resolve(struct s3req *r, const char *domain)
 			return CAIRN_E_INVAL;
 		memcpy(r->bucket, host, blen);
 		r->bucket[blen] = 0;
-		return urlenc_decode(path + 1, path_len - 1, 0, &r->key);
+		return s3req_decode_key(r, path + 1, path_len - 1);
 	}
 	slash = memchr(path + 1, '/', path_len - 1);
 	blen = slash ? (size_t)(slash - path - 1) : path_len - 1;
 	rc = s3req_set_bucket(r, path + 1, blen);
 	if (rc < 0 || !slash)
 		return rc;
-	return urlenc_decode(slash + 1, path_len - blen - 2, 0, &r->key);
+	return s3req_decode_key(r, slash + 1, path_len - blen - 2);
 }

@@ -59,8 +59,9 @@ test_path_style(void **state)
 static void
 test_errors(void **state)
 {
-	char big[1200 + 8];
+	char big[1200 + 8], huge[3 + 6 * 512 + 2];
 	struct s3req r;
+	size_t i;
 
 	(void)state;
 	assert_int_equal(mkreq(&r, "GET", "/b/%zz", NULL, ""), CAIRN_E_INVAL);
@@ -77,6 +78,17 @@ test_errors(void **state)
 	big[3 + 1024] = 0;
 	assert_int_equal(mkreq(&r, "GET", big, NULL, ""), 0);
 	assert_int_equal(r.key.len, 1024);
+	s3req_fini(&r);
+	/* 512 two-byte characters, percent-encoded: 3072 bytes of path, 1024 of key. */
+	for (i = 0; i < 512; i++)
+		memcpy(huge + 3 + 6 * i, "%C3%A9", 6);
+	memcpy(huge, "/b/", 3);
+	huge[3 + 6 * 512] = 0;
+	assert_int_equal(mkreq(&r, "GET", huge, NULL, ""), 0);
+	assert_int_equal(r.key.len, 1024);
+	s3req_fini(&r);
+	memcpy(huge + 3 + 6 * 512, "x", 2);
+	assert_int_equal(mkreq(&r, "GET", huge, NULL, ""), CAIRN_E_TOOBIG);
 	s3req_fini(&r);
 }
 
