@@ -29,6 +29,7 @@
 #define SIGV2_ACCESS_KEY_MAX 128
 #define SIGV2_MAX_SKEW 900 /* seconds */
 #define SIGV2_STRING_TO_SIGN_MAX (64 * 1024)
+#define SIGV2_MAX_HEADERS 256 /* request headers considered; more → S3E_INVALID_REQUEST */
 
 struct sigv2_auth {
 	bool presigned;
@@ -64,8 +65,11 @@ int sigv2_parse_query(const struct kvpair *params, size_t n, struct sigv2_auth *
 		      enum s3_error *s3e);
 
 /* Appends the StringToSign for req to out (cap it at SIGV2_STRING_TO_SIGN_MAX). For presigned
- * auth the Expires value replaces the Date line. Returns 0 or CAIRN_E_TOOBIG (*s3e =
- * S3E_INVALID_REQUEST). */
+ * auth the Expires value replaces the Date line. req->path is the path-style resource
+ * ("/bucket/key" as received); for virtual-hosted requests the caller passes "/bucket" + path.
+ * Returns 0 or CAIRN_E_TOOBIG (*s3e = S3E_INVALID_REQUEST: out's cap, more than
+ * SIGV2_MAX_HEADERS headers or URLENC_QUERY_MAX_PARAMS parameters, an x-amz-* name over 127
+ * bytes). */
 int sigv2_string_to_sign(const struct sigv2_request *req, const struct sigv2_auth *a,
 			 struct buf *out, enum s3_error *s3e);
 
@@ -81,7 +85,9 @@ int sigv2_check_time(const struct sigv2_request *req, const struct sigv2_auth *a
 int sigv2_signature(const struct sigv2_request *req, const struct sigv2_auth *a, const char *secret,
 		    size_t secret_len, uint8_t sig[SIGV2_SIG_LEN], enum s3_error *s3e);
 
-/* Verifies a->signature in constant time. Returns 0; CAIRN_E_BADDIGEST with *s3e =
+/* Verifies a->signature in constant time. When an x-amz-date header is present and the standard
+ * form does not match, the form of AWS's own SigV2 examples is tried too (x-amz-date's value on
+ * the Date line, not repeated among the amz headers). Returns 0; CAIRN_E_BADDIGEST with *s3e =
  * S3E_SIGNATURE_DOES_NOT_MATCH; or the errors of sigv2_string_to_sign(). */
 int sigv2_verify(const struct sigv2_request *req, const struct sigv2_auth *a, const char *secret,
 		 size_t secret_len, enum s3_error *s3e);
