@@ -111,7 +111,8 @@ auth_v4_header(const struct s3req *r, const char *authz, const char *region, int
 	       auth_lookup_fn lookup, void *arg, struct auth_result *out, enum s3_error *s3e)
 {
 	struct sigv4_auth *a = &out->v4;
-	const char *date, *payload_hash;
+	const char *date, *payload_hash, *hash_hdr;
+	int rc;
 
 	if (sigv4_parse_header(authz, strlen(authz), a, s3e) < 0)
 		return CAIRN_E_INVAL;
@@ -121,10 +122,16 @@ auth_v4_header(const struct s3req *r, const char *authz, const char *region, int
 	if (sigv4_auth_set_date(a, date, strlen(date), s3e) < 0 ||
 	    sigv4_check_scope(a, region, s3e) < 0 || sigv4_check_time(a, now, s3e) < 0)
 		return CAIRN_E_INVAL;
-	payload_hash = auth_payload_kind(s3req_header(r, "x-amz-content-sha256"), out, s3e);
+	hash_hdr = s3req_header(r, "x-amz-content-sha256");
+	payload_hash = auth_payload_kind(hash_hdr, out, s3e);
 	if (!payload_hash)
 		return CAIRN_E_INVAL;
-	return auth_v4_verify(r, payload_hash, lookup, arg, out, s3e);
+	rc = auth_v4_verify(r, payload_hash, lookup, arg, out, s3e);
+	/* Without the header only curl's empty-payload signature is accepted; any other signer
+	 * is told what S3 tells it: the header is required. */
+	if (rc < 0 && !hash_hdr && *s3e == S3E_SIGNATURE_DOES_NOT_MATCH)
+		*s3e = S3E_INVALID_REQUEST;
+	return rc;
 }
 
 static int
