@@ -17,8 +17,7 @@ def sign(cls, method, url, headers, body=b'', **kw):
     with mock.patch('botocore.auth.get_current_datetime', return_value=fixed):
         s = cls(creds, 's3', 'eu-west-1', **kw)
         s.add_auth(req)
-        cr = s.canonical_request(req) if cls is auth.S3SigV4Auth else None
-    return req, cr
+    return req
 
 cases = [
  ('PUT', 'http://127.0.0.1:9000/bucket/dir/a%20b%2Bc%3Dd%26e~f%21g%27h%28i%29%2Aj%C3%A9.txt',
@@ -29,10 +28,10 @@ cases = [
  ('DELETE', 'http://127.0.0.1:9000/bucket/key?uploadId=2~abc.def_GHI-jkl', {}, b''),
 ]
 for m, u, h, b in cases:
-    req, cr = sign(auth.S3SigV4Auth, m, u, h, b)
+    req = sign(auth.S3SigV4Auth, m, u, h, b)
     sp = urlsplit(req.url)
     print(json.dumps({'method': m, 'path': sp.path, 'query': sp.query,
-        'headers': [[k, v] for k, v in req.headers.items()], 'canonical': cr}))
+        'headers': [[k, v] for k, v in req.headers.items()]}))
 
 # presigned
 req = AWSRequest(method='GET', url='http://127.0.0.1:9000/bucket/some%20key%2Bplus.bin?versionId=v1', headers={})
