@@ -12,8 +12,9 @@
  *   UNSIGNED-PAYLOAD   → AUTH_PAYLOAD_UNSIGNED
  *   STREAMING-*        → AUTH_PAYLOAD_CHUNKED (aws-chunked framing, awschunked.h)
  *   absent             → the signature is checked against the hash of the empty payload (curl's
- *                        --aws-sigv4 signs so) and the body is treated as unsigned; any other
- *                        signature gets InvalidRequest (S3: the header is required).
+ *                        --aws-sigv4 signs so) and the body is treated as unsigned; a mismatch
+ *                        on a request with a body gets InvalidRequest (S3: the header is
+ *                        required), without a body SignatureDoesNotMatch.
  * SigV2 and presigned requests carry unsigned bodies.
  */
 #ifndef CAIRN_AUTH_H

@@ -68,6 +68,14 @@ auth_payload_kind(const char *hdr, struct auth_result *out, enum s3_error *s3e)
 	return hdr;
 }
 
+static bool
+auth_has_body(const struct s3req *r)
+{
+	const char *cl = s3req_header(r, "content-length");
+
+	return s3req_header(r, "transfer-encoding") || (cl && strcmp(cl, "0") != 0);
+}
+
 static void
 auth_v4_request(const struct s3req *r, const char *payload_hash, struct sigv4_request *req)
 {
@@ -127,9 +135,11 @@ auth_v4_header(const struct s3req *r, const char *authz, const char *region, int
 	if (!payload_hash)
 		return CAIRN_E_INVAL;
 	rc = auth_v4_verify(r, payload_hash, lookup, arg, out, s3e);
-	/* Without the header only curl's empty-payload signature is accepted; any other signer
-	 * is told what S3 tells it: the header is required. */
-	if (rc < 0 && !hash_hdr && *s3e == S3E_SIGNATURE_DOES_NOT_MATCH)
+	/* Without the header only curl's empty-payload signature is accepted. A mismatch on a
+	 * request with a body most likely signed the body's hash (what S3 requires the header
+	 * for), so that signer is told what S3 tells it: the header is required. Without a body
+	 * a mismatch is a plain wrong signature. */
+	if (rc < 0 && !hash_hdr && *s3e == S3E_SIGNATURE_DOES_NOT_MATCH && auth_has_body(r))
 		*s3e = S3E_INVALID_REQUEST;
 	return rc;
 }
