@@ -38,8 +38,9 @@ struct kvpair {
 };
 
 /* Appends the percent-decoding of s[0..len) to out. Flags: URLENC_PLUS_SPACE. Returns 0;
- * CAIRN_E_INVAL on a bad escape or %00; CAIRN_E_TOOBIG when out's maximum is reached. On error
- * out holds a partial result. The decoded length is never more than len. */
+ * CAIRN_E_INVAL on a bad escape, %00 or a raw NUL byte; CAIRN_E_TOOBIG when len bytes more would
+ * pass out's maximum (checked up front: the decoded length is never more than len). On error
+ * out's length is unchanged. */
 int urlenc_decode(const char *s, size_t len, unsigned flags, struct buf *out);
 
 /* Appends the AWS URI-encoding of s[0..len) to out. Flags: URLENC_KEEP_SLASH. Returns 0 or

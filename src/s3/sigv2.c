@@ -417,8 +417,7 @@ sigv2_string_to_sign(const struct sigv2_request *req, const struct sigv2_auth *a
 
 static int
 sigv2_sign_form(const struct sigv2_request *req, const struct sigv2_auth *a, enum sigv2_form form,
-		const char *secret, size_t secret_len, uint8_t sig[SIGV2_SIG_LEN],
-		enum s3_error *s3e)
+		struct slice secret, uint8_t sig[SIGV2_SIG_LEN], enum s3_error *s3e)
 {
 	struct buf sts;
 	unsigned int n = 0;
@@ -426,7 +425,7 @@ sigv2_sign_form(const struct sigv2_request *req, const struct sigv2_auth *a, enu
 
 	buf_init(&sts, SIGV2_STRING_TO_SIGN_MAX);
 	rc = sigv2_sts_form(req, a, form, &sts, s3e);
-	if (rc == 0 && (!HMAC(EVP_sha1(), secret, (int)secret_len, sts.p, sts.len, sig, &n) ||
+	if (rc == 0 && (!HMAC(EVP_sha1(), secret.p, (int)secret.len, sts.p, sts.len, sig, &n) ||
 			n != SIGV2_SIG_LEN))
 		abort();
 	buf_fini(&sts);
@@ -437,24 +436,26 @@ int
 sigv2_signature(const struct sigv2_request *req, const struct sigv2_auth *a, const char *secret,
 		size_t secret_len, uint8_t sig[SIGV2_SIG_LEN], enum s3_error *s3e)
 {
-	return sigv2_sign_form(req, a, SIGV2_FORM_STANDARD, secret, secret_len, sig, s3e);
+	struct slice key = {(const uint8_t *)secret, secret_len};
+
+	return sigv2_sign_form(req, a, SIGV2_FORM_STANDARD, key, sig, s3e);
 }
 
 int
 sigv2_verify(const struct sigv2_request *req, const struct sigv2_auth *a, const char *secret,
 	     size_t secret_len, enum s3_error *s3e)
 {
+	struct slice key = {(const uint8_t *)secret, secret_len};
 	uint8_t sig[SIGV2_SIG_LEN];
 	int rc;
 
-	rc = sigv2_sign_form(req, a, SIGV2_FORM_STANDARD, secret, secret_len, sig, s3e);
+	rc = sigv2_sign_form(req, a, SIGV2_FORM_STANDARD, key, sig, s3e);
 	if (rc < 0)
 		return rc;
 	if (CRYPTO_memcmp(sig, a->signature, SIGV2_SIG_LEN) == 0)
 		return 0;
 	if (!a->presigned && sigv2_has_header(req, "x-amz-date")) {
-		rc = sigv2_sign_form(req, a, SIGV2_FORM_AMZDATE_AS_DATE, secret, secret_len, sig,
-				     s3e);
+		rc = sigv2_sign_form(req, a, SIGV2_FORM_AMZDATE_AS_DATE, key, sig, s3e);
 		if (rc < 0)
 			return rc;
 		if (CRYPTO_memcmp(sig, a->signature, SIGV2_SIG_LEN) == 0)

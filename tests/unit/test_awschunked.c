@@ -38,11 +38,11 @@ static void
 doc_auth(struct sigv4_auth *a, const char *seed)
 {
 	memset(a, 0, sizeof(*a));
-	strcpy(a->access_key, "AKIAIOSFODNN7EXAMPLE");
-	strcpy(a->date, "20130524");
-	strcpy(a->region, "us-east-1");
-	strcpy(a->service, "s3");
-	strcpy(a->amz_date, DOC_DATE);
+	snprintf(a->access_key, sizeof(a->access_key), "%s", "AKIAIOSFODNN7EXAMPLE");
+	snprintf(a->date, sizeof(a->date), "%s", "20130524");
+	snprintf(a->region, sizeof(a->region), "%s", "us-east-1");
+	snprintf(a->service, sizeof(a->service), "%s", "s3");
+	snprintf(a->amz_date, sizeof(a->amz_date), "%s", DOC_DATE);
 	assert_int_equal(hex_decode(seed, SIGV4_KEY_LEN, a->signature), 0);
 }
 
@@ -154,12 +154,14 @@ test_doc_seed_signatures(void **state)
 
 	(void)state;
 	doc_auth(&a, SEED_SIGNED);
-	strcpy(a.signed_headers, "content-encoding;content-length;host;x-amz-content-sha256;"
-				 "x-amz-date;x-amz-decoded-content-length;x-amz-storage-class");
+	snprintf(a.signed_headers, sizeof(a.signed_headers), "%s",
+		 "content-encoding;content-length;host;x-amz-content-sha256;"
+		 "x-amz-date;x-amz-decoded-content-length;x-amz-storage-class");
 	assert_int_equal(sigv4_verify(&req, &a, doc_key, &e), 0);
 	doc_auth(&a, SEED_TRAILER);
-	strcpy(a.signed_headers, "content-encoding;host;x-amz-content-sha256;x-amz-date;"
-				 "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer");
+	snprintf(a.signed_headers, sizeof(a.signed_headers), "%s",
+		 "content-encoding;host;x-amz-content-sha256;x-amz-date;"
+		 "x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer");
 	req.payload_hash = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 	h[3].value = req.payload_hash;
 	h[3].value_len = strlen(req.payload_hash);

@@ -676,7 +676,7 @@ test_set_date_scope_time(void **state)
 	e = S3E_OK;
 	assert_int_equal(sigv4_check_scope(&a, "eu-west-1", &e), CAIRN_E_INVAL);
 	assert_int_equal(e, S3E_AUTHORIZATION_HEADER_MALFORMED);
-	strcpy(a.service, "ec2");
+	snprintf(a.service, sizeof(a.service), "%s", "ec2");
 	e = S3E_OK;
 	assert_int_equal(sigv4_check_scope(&a, NULL, &e), CAIRN_E_INVAL);
 	assert_int_equal(e, S3E_AUTHORIZATION_HEADER_MALFORMED);
