@@ -43,46 +43,50 @@ range_unit(const char *s, size_t len, size_t *i)
 	return true;
 }
 
-/* Parses one "a-b", "a-" or "-n" spec filling the present ends; false on bad syntax. */
+/* One parsed "a-b", "a-" or "-n" spec: which ends are present and their values. */
+struct range_ends {
+	bool has_first, has_last;
+	uint64_t first, last;
+};
+
+/* Parses the spec at s[i..len); false on bad syntax (including last < first). */
 static bool
-range_spec(const char *s, size_t len, size_t i, bool *has_first, uint64_t *first, bool *has_last,
-	   uint64_t *last)
+range_spec(const char *s, size_t len, size_t i, struct range_ends *r)
 {
-	*has_first = range_number(s, len, &i, first);
+	r->has_first = range_number(s, len, &i, &r->first);
 	if (i == len || s[i] != '-')
 		return false;
 	i++;
-	*has_last = range_number(s, len, &i, last);
-	if (i != len || (!*has_first && !*has_last))
+	r->has_last = range_number(s, len, &i, &r->last);
+	if (i != len || (!r->has_first && !r->has_last))
 		return false;
-	return !(*has_first && *has_last && *last < *first);
+	return !(r->has_first && r->has_last && r->last < r->first);
 }
 
 enum range_kind
 range_parse(const char *hdr, size_t len, uint64_t size, struct range *out)
 {
-	uint64_t first = 0, last = 0;
-	bool has_first, has_last;
+	struct range_ends r;
 	size_t i;
 
 	if (!hdr || len == 0 || len > RANGE_HEADER_MAX || !range_unit(hdr, len, &i))
 		return RANGE_FULL;
-	if (!range_spec(hdr, len, i, &has_first, &first, &has_last, &last))
+	if (!range_spec(hdr, len, i, &r))
 		return RANGE_FULL; /* includes several ranges: the ',' is bad syntax here */
-	if (!has_first) {
+	if (!r.has_first) {
 		/* suffix "-n": the last n bytes */
-		if (last == 0 || size == 0)
+		if (r.last == 0 || size == 0)
 			return RANGE_UNSATISFIABLE;
-		out->len = last < size ? last : size;
+		out->len = r.last < size ? r.last : size;
 		out->start = size - out->len;
 		return RANGE_PARTIAL;
 	}
-	if (first >= size)
+	if (r.first >= size)
 		return RANGE_UNSATISFIABLE;
-	if (!has_last || last >= size)
-		last = size - 1;
-	out->start = first;
-	out->len = last - first + 1;
+	if (!r.has_last || r.last >= size)
+		r.last = size - 1;
+	out->start = r.first;
+	out->len = r.last - r.first + 1;
 	return RANGE_PARTIAL;
 }
 
@@ -98,18 +102,16 @@ int
 range_parse_copy_source(const char *hdr, size_t len, uint64_t size, struct range *out,
 			enum s3_error *s3e)
 {
-	uint64_t first = 0, last = 0;
-	bool has_first, has_last;
+	struct range_ends r;
 	size_t i;
 
 	if (!hdr || len > RANGE_HEADER_MAX || !range_unit(hdr, len, &i) ||
-	    !range_spec(hdr, len, i, &has_first, &first, &has_last, &last) || !has_first ||
-	    !has_last)
+	    !range_spec(hdr, len, i, &r) || !r.has_first || !r.has_last)
 		return range_fail(s3e, S3E_INVALID_ARGUMENT);
-	if (last >= size)
+	if (r.last >= size)
 		return range_fail(s3e, S3E_INVALID_RANGE);
-	out->start = first;
-	out->len = last - first + 1;
+	out->start = r.first;
+	out->len = r.last - r.first + 1;
 	return 0;
 }
 
