@@ -132,6 +132,29 @@ gen_mkdir(const char *path)
 	return 0;
 }
 
+/* Makes path and any missing parents (as mkdir -p). */
+static int
+gen_mkdir_parents(const char *path)
+{
+	char tmp[GEN_PATH_MAX];
+	size_t len = strlen(path);
+	int rc;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (size_t i = 1; i < len; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		rc = gen_mkdir(tmp);
+		tmp[i] = '/';
+		if (rc < 0)
+			return rc;
+	}
+	return gen_mkdir(path);
+}
+
 /* Makes outdir/vNN and writes its path into dir. */
 static int
 gen_version_dir(const struct gen_opts *o, uint32_t v, char *dir, size_t dirlen)
@@ -728,6 +751,7 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 int
 main(int argc, char **argv)
 {
+	int (*gen)(const struct gen_opts *) = NULL;
 	struct gen_opts o;
 	int rc;
 
@@ -737,17 +761,20 @@ main(int argc, char **argv)
 			"[--versions N] [--scale N] [--edit-permille N] [--size BYTES]\n");
 		return 1;
 	}
-	if (gen_mkdir(o.outdir) < 0)
-		return 2;
 	if (strcmp(o.kind, "checkpoints") == 0)
-		rc = gen_checkpoints(&o);
+		gen = gen_checkpoints;
 	else if (strcmp(o.kind, "logs") == 0)
-		rc = gen_logs(&o);
+		gen = gen_logs;
 	else if (strcmp(o.kind, "shards") == 0)
-		rc = gen_shards(&o);
+		gen = gen_shards;
 	else if (strcmp(o.kind, "random") == 0)
-		rc = gen_random(&o);
-	else
+		gen = gen_random;
+	if (!gen) {
+		fprintf(stderr, "gen_corpus: unknown kind %s\n", o.kind);
 		return 1;
+	}
+	if (gen_mkdir_parents(o.outdir) < 0)
+		return 2;
+	rc = gen(&o);
 	return rc < 0 ? 2 : 0;
 }
