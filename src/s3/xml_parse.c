@@ -112,7 +112,7 @@ xp_on_end(void *ud, const XML_Char *name)
 	if (x->skip_depth == x->depth)
 		x->skip_depth = 0;
 	else if (!x->skip_depth && id != XP_SKIP &&
-		 x->doc->end(x, id, (const char *)x->text.p, x->text.len) < 0)
+		 x->doc->end(x, id, x->text.p ? (const char *)x->text.p : "", x->text.len) < 0)
 		xp_fail(x, CAIRN_E_INVAL, S3E_MALFORMED_XML);
 	x->depth--;
 	buf_reset(&x->text);

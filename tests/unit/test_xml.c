@@ -428,6 +428,25 @@ test_create_bucket(void **state)
 	assert_int_equal(e, S3E_INVALID_LOCATION_CONSTRAINT);
 }
 
+/* Found by fuzz_xml_config: an empty leaf element reached the end callback with a NULL text
+ * pointer (memcpy from NULL, undefined behaviour that UBSan reports). */
+static void
+test_empty_leaf(void **state)
+{
+	char loc[XML_LOCATION_MAX + 1] = "x";
+	enum s3_error e = S3E_OK;
+	const char *b =
+	    "<CreateBucketConfiguration><LocationConstraint/></CreateBucketConfiguration>";
+
+	(void)state;
+	assert_int_equal(xml_parse_create_bucket(b, strlen(b), loc, &e), 0);
+	assert_string_equal(loc, "");
+	b = "<CreateBucketConfiguration><LocationConstraint></LocationConstraint>"
+	    "</CreateBucketConfiguration>";
+	assert_int_equal(xml_parse_create_bucket(b, strlen(b), loc, &e), 0);
+	assert_string_equal(loc, "");
+}
+
 static void
 test_versioning(void **state)
 {
@@ -538,8 +557,9 @@ main(void)
 	    cmocka_unit_test(test_delete_errors),   cmocka_unit_test(test_delete_limits),
 	    cmocka_unit_test(test_depth_limit),	    cmocka_unit_test(test_complete),
 	    cmocka_unit_test(test_complete_errors), cmocka_unit_test(test_complete_limits),
-	    cmocka_unit_test(test_create_bucket),   cmocka_unit_test(test_versioning),
-	    cmocka_unit_test(test_tagging),	    cmocka_unit_test(test_roundtrip_key),
+	    cmocka_unit_test(test_create_bucket),   cmocka_unit_test(test_empty_leaf),
+	    cmocka_unit_test(test_versioning),	    cmocka_unit_test(test_tagging),
+	    cmocka_unit_test(test_roundtrip_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
