@@ -46,8 +46,9 @@ enum range_kind range_parse(const char *hdr, size_t len, uint64_t size, struct r
 int range_parse_copy_source(const char *hdr, size_t len, uint64_t size, struct range *out,
 			    enum s3_error *s3e);
 
-/* Enough for any Content-Range value written by range_content_range(). */
-#define RANGE_CONTENT_RANGE_SIZE 64
+/* Enough for any Content-Range value written by range_content_range(): "bytes ", three 20-digit
+ * numbers, '-', '/' and the NUL make 69. */
+#define RANGE_CONTENT_RANGE_SIZE 72
 
 /* Writes the Content-Range value into out[0..n): "bytes start-end/size" for a span r, or
  * "bytes * /size" (without the space) when r is NULL (for 416). Returns 0 or CAIRN_E_TOOBIG when

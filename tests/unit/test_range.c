@@ -147,6 +147,11 @@ test_content_range(void **state)
 	assert_string_equal(out, "bytes */100");
 	assert_int_equal(range_content_range(&big, UINT64_MAX, out, sizeof(out)), 0);
 	assert_string_equal(out, "bytes 0-18446744073709551614/18446744073709551615");
+	/* Found by fuzz_range: the longest value has three 20-digit numbers (68 characters). */
+	big = (struct range){UINT64_MAX - 1, 1};
+	assert_int_equal(range_content_range(&big, UINT64_MAX, out, sizeof(out)), 0);
+	assert_string_equal(out, "bytes 18446744073709551614-18446744073709551614/"
+				 "18446744073709551615");
 	assert_int_equal(range_content_range(&r, 100, out, 15), CAIRN_E_TOOBIG);
 	assert_int_equal(range_content_range(NULL, 100, out, 11), CAIRN_E_TOOBIG);
 	assert_int_equal(range_content_range(&r, 100, out, 16), 0);
