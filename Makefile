@@ -2,8 +2,10 @@
 #
 #   make            build build/cairnd and build/cairn
 #   make run        install missing build deps (as root), build, start cairnd on its defaults
-#   make test       install deps, build, run unit tests, unit tests under ASan+UBSan, end-to-end
+#   make test       install deps, build, run unit tests, unit tests under ASan+UBSan, the fuzz
+#                   corpora once (fuzz-regress), end-to-end
 #   make bench      benchmarks (see bench/README.md)
+#   make fuzz       run each libFuzzer target FUZZ_SECONDS (default 60) on a copy of its corpus
 #
 # Project flags live in CAIRN_* variables so that `make CFLAGS=...` adds rather than clobbers.
 
@@ -13,7 +15,8 @@ CC ?= cc
 
 PKGS := libmicrohttpd lmdb libzstd libxxhash libcrypto expat inih libisal
 DEB_BUILD_DEPS := build-essential pkg-config libmicrohttpd-dev liblmdb-dev libzstd-dev \
-	libxxhash-dev libssl-dev libcmocka-dev libexpat1-dev libinih-dev libisal-dev
+	libxxhash-dev libssl-dev libcmocka-dev libexpat1-dev libinih-dev libisal-dev \
+	clang libclang-rt-14-dev
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wvla -Wimplicit-fallthrough
@@ -84,7 +87,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory check
 
-check: unit unit-asan it
+check: unit unit-asan fuzz-regress it
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -98,6 +101,42 @@ it: all
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@bench/run.sh $(BUILD)
+
+# Fuzzing (clang + libFuzzer): the parsers that see client bytes, linked with the same sanitizers.
+#   make fuzz           run each target FUZZ_SECONDS on a copy of its corpus under $(FUZZ_BUILD)
+#   make fuzz-regress   run each target once over its checked-in corpus (part of make check)
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := $(BUILD)/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# core and the pure S3 modules (not the request handlers, which reach into store and http)
+FUZZ_LIB_SRC := $(sort $(wildcard src/core/*.c) $(filter-out src/s3/ops_% src/s3/auth.c \
+	src/s3/payload.c src/s3/request.c src/s3/router.c src/s3/server.c, $(wildcard src/s3/*.c)))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CAIRN_CPPFLAGS) $(CPPFLAGS) $(CAIRN_CFLAGS) -O1 $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libcairn-fuzz.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libcairn-fuzz.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(CAIRN_LDLIBS)
+
+.PHONY: fuzz-regress
+.SECONDARY: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/obj/tests/fuzz/%.o)
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run-corpus.sh -t $(FUZZ_SECONDS) -w $(FUZZ_BUILD)/work $(FUZZ_BIN)
+
+fuzz-regress: $(FUZZ_BIN)
+	@tests/fuzz/run-corpus.sh $(FUZZ_BIN)
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
