@@ -33,7 +33,7 @@ run_suite() {
 
 	step "$tag: s3 mb, ls"
 	aws_ s3 mb "s3://$b"
-	aws_ s3 ls | grep -q " $b\$" || it_fail "bucket $b not listed"
+	aws_ s3 ls | grep " $b\$" >/dev/null || it_fail "bucket $b not listed"
 
 	step "$tag: s3 cp --recursive up, ls, down"
 	aws_ s3 cp --recursive --quiet "$src" "s3://$b/tree/"
@@ -69,8 +69,10 @@ run_suite() {
 
 	step "$tag: s3 sync up, no-op sync, --delete, sync down"
 	cp -r "$src" "$dst/work"
+	# sync compares sizes and times (S3 times are whole seconds): local files an hour old.
+	find "$dst/work" -exec touch -d '-1 hour' {} +
 	aws_ s3 sync --quiet "$dst/work" "s3://$b/sync/"
-	out=$(aws_ s3 sync "$dst/work" "s3://$b/sync/")
+	out=$(aws_ s3 sync --no-progress "$dst/work" "s3://$b/sync/")
 	[ -z "$out" ] || it_fail "second sync transferred: $out"
 	printf 'changed, longer now\n' >"$dst/work/a.txt"
 	printf 'new\n' >"$dst/work/sub/new.txt"
@@ -92,7 +94,8 @@ run_suite() {
 	cmp "$src/sub/random.bin" "$dst/got.bin"
 	aws_ s3api get-object --bucket "$b" --key "api/obj one" --range bytes=100-199 \
 		"$dst/range.bin" >/dev/null
-	cmp <(tail -c +101 "$src/sub/random.bin" | head -c 100) "$dst/range.bin"
+	dd if="$src/sub/random.bin" of="$dst/range.want" bs=100 skip=1 count=1 status=none
+	cmp "$dst/range.want" "$dst/range.bin"
 
 	step "$tag: s3api copy-object, list-objects-v2"
 	aws_ s3api copy-object --bucket "$b" --key "api/copy" --copy-source "$b/api/obj one" \
@@ -118,7 +121,7 @@ run_suite() {
 	fi
 	grep -q BucketNotEmpty "$IT_TMP/rb.out" || it_fail "rb: $(cat "$IT_TMP/rb.out")"
 	aws_ s3 rb --force "s3://$b" >/dev/null
-	if aws_ s3 ls | grep -q " $b\$"; then
+	if aws_ s3 ls | grep " $b\$" >/dev/null; then
 		it_fail "bucket $b still listed"
 	fi
 }
