@@ -1,0 +1,126 @@
+/*
+ * cli_stats.c — `cairn stats` and `cairn fsck`.
+ *
+ * dedup ratio = logical bytes / raw bytes of the distinct live chunks; compression ratio = raw
+ * bytes / stored (record) bytes of those chunks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn/err.h"
+#include "cli.h"
+
+static double
+ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 1.0;
+}
+
+static void
+stats_text(const struct store_stats *s)
+{
+	printf("buckets            %llu\n", (unsigned long long)s->buckets);
+	printf("objects            %llu\n", (unsigned long long)s->objects);
+	printf("logical bytes      %llu (%.1f MiB)\n", (unsigned long long)s->logical_bytes,
+	       (double)s->logical_bytes / 1048576.0);
+	printf("raw unique bytes   %llu (%.1f MiB)\n", (unsigned long long)s->raw_bytes,
+	       (double)s->raw_bytes / 1048576.0);
+	printf("stored bytes       %llu (%.1f MiB)\n", (unsigned long long)s->stored_bytes,
+	       (double)s->stored_bytes / 1048576.0);
+	printf("dedup ratio        %.2f\n", ratio(s->logical_bytes, s->raw_bytes));
+	printf("compression ratio  %.2f\n", ratio(s->raw_bytes, s->stored_bytes));
+	printf("chunks             %llu (%llu references)\n", (unsigned long long)s->chunks,
+	       (unsigned long long)s->chunk_refs);
+	printf("dead bytes         %llu\n", (unsigned long long)s->dead_bytes);
+	printf("packs              %llu (%llu bytes)\n", (unsigned long long)s->packs,
+	       (unsigned long long)s->pack_bytes);
+	printf("index bytes        %llu\n", (unsigned long long)s->index_bytes);
+}
+
+static void
+stats_json(const struct store_stats *s)
+{
+	printf("{\"buckets\":%llu,\"objects\":%llu,\"logical_bytes\":%llu,\"raw_bytes\":%llu,"
+	       "\"stored_bytes\":%llu,\"dead_bytes\":%llu,\"chunks\":%llu,\"chunk_refs\":%llu,"
+	       "\"packs\":%llu,\"pack_bytes\":%llu,\"index_bytes\":%llu,\"dedup_ratio\":%.4f,"
+	       "\"compression_ratio\":%.4f}\n",
+	       (unsigned long long)s->buckets, (unsigned long long)s->objects,
+	       (unsigned long long)s->logical_bytes, (unsigned long long)s->raw_bytes,
+	       (unsigned long long)s->stored_bytes, (unsigned long long)s->dead_bytes,
+	       (unsigned long long)s->chunks, (unsigned long long)s->chunk_refs,
+	       (unsigned long long)s->packs, (unsigned long long)s->pack_bytes,
+	       (unsigned long long)s->index_bytes, ratio(s->logical_bytes, s->raw_bytes),
+	       ratio(s->raw_bytes, s->stored_bytes));
+}
+
+int
+cli_stats_print(struct store *st, bool json)
+{
+	struct store_stats s;
+	int rc;
+
+	rc = store_stats(st, &s);
+	if (rc < 0) {
+		cli_err("stats: %s", cairn_strerror(rc));
+		return rc;
+	}
+	if (json)
+		stats_json(&s);
+	else
+		stats_text(&s);
+	return 0;
+}
+
+int
+cli_stats(int argc, char **argv)
+{
+	bool json = false;
+	struct store *st;
+	int status;
+
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		json = true;
+	else if (argc != 1) {
+		cli_err("usage: cairn stats DATADIR [--json]");
+		return CLI_USAGE;
+	}
+	status = cli_store_open(argv[0], STORE_MODE_READ, &st);
+	if (status != CLI_OK)
+		return status;
+	status = cli_stats_print(st, json) < 0 ? CLI_FAIL : CLI_OK;
+	store_close(st);
+	return status;
+}
+
+static void
+fsck_problem(const char *problem, void *arg)
+{
+	(void)arg;
+	printf("problem: %s\n", problem);
+}
+
+int
+cli_fsck(int argc, char **argv)
+{
+	struct store_fsck_result r;
+	struct store *st;
+	int status, rc;
+
+	if (argc != 1) {
+		cli_err("usage: cairn fsck DATADIR");
+		return CLI_USAGE;
+	}
+	status = cli_store_open(argv[0], STORE_MODE_READ, &st);
+	if (status != CLI_OK)
+		return status;
+	rc = store_fsck(st, fsck_problem, NULL, &r);
+	store_close(st);
+	if (rc < 0) {
+		cli_err("fsck: %s", cairn_strerror(rc));
+		return CLI_FAIL;
+	}
+	printf("fsck: %llu objects, %llu chunks checked, %llu problems\n",
+	       (unsigned long long)r.objects_checked, (unsigned long long)r.chunks_checked,
+	       (unsigned long long)r.problems);
+	return r.problems ? CLI_FAIL : CLI_OK;
+}
