@@ -65,6 +65,9 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBCAIRN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CAIRN_LDFLAGS) $(LDFLAGS) -o $@ $^ $(CAIRN_LDLIBS) $(LDLIBS)
 
+# The S3 load generator is a libcurl client (libcurl4-openssl-dev, installed by `make bench`).
+$(BUILD)/bench/loadgen: CAIRN_LDLIBS += $(shell pkg-config --libs libcurl)
+
 # Installs the Debian build dependencies that are missing (only when root; otherwise it says
 # which are missing and stops).
 deps:
@@ -98,6 +101,7 @@ unit-asan:
 it: all
 	@tests/it/run.sh $(BUILD)
 
+bench: DEB_BUILD_DEPS += libcurl4-openssl-dev
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@bench/run.sh $(BUILD)

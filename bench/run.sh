@@ -288,3 +288,8 @@ awk -F'\t' -f bench/targets.awk "$RES" >>"$RES"
 awk -F'\t' -f bench/report.awk "$RES" | tee "$TXT"
 awk -F'\t' -f bench/json.awk "$RES" >"$JSON"
 echo "(also in $TXT and $JSON)"
+
+# S3 over HTTP, cairnd against nginx in the same run: its own table on stdout,
+# BUILD/bench-s3.txt and BUILD/bench-s3.json (see bench/s3bench.sh).
+echo
+bench/s3bench.sh "$BUILD" || { echo "bench: bench/s3bench.sh failed" >&2; exit 1; }
