@@ -11,9 +11,9 @@
  * No I/O, no mutable globals (CRC tables are const). A context is used by one thread at a time.
  *
  * Multipart uploads: S3 reports a composite checksum for multipart objects (the checksum of the
- * concatenated part checksums, with a "-N" suffix) or, for CRCs, a full-object checksum obtained
- * by combining part CRCs. Those helpers will be added here (checksum_composite_*,
- * checksum_crc_combine); the per-part machinery below is what they build on.
+ * concatenated part checksums, with a "-N" suffix: a plain checksum_compute() over the part
+ * digests) or, for CRCs, a full-object checksum obtained by combining part CRCs
+ * (checksum_crc_combine()).
  */
 #ifndef CAIRN_CHECKSUM_H
 #define CAIRN_CHECKSUM_H
@@ -90,6 +90,23 @@ size_t checksum_compute(enum checksum_algo a, const void *p, size_t len,
 uint32_t checksum_crc32(uint32_t crc, const void *p, size_t len);
 uint32_t checksum_crc32c(uint32_t crc, const void *p, size_t len);
 uint64_t checksum_crc64nvme(uint64_t crc, const void *p, size_t len);
+
+/* ---- multipart: combining part checksums ---- */
+
+/* Combines CRCs of consecutive byte strings: given crc1 = CRC(A) and crc2 = CRC(B) where B is
+ * len2 bytes long, returns CRC(A || B) without the bytes (GF(2) polynomial arithmetic: crc1 is
+ * multiplied by x^(8 * len2) modulo the polynomial). a is CHECKSUM_CRC32, CHECKSUM_CRC32C or
+ * CHECKSUM_CRC64NVME and the CRCs are the values checksum_crc32/crc32c/crc64nvme() return (and
+ * checksum_digest_to_crc() extracts); any other a returns 0. About 64 * log2(len2) steps. */
+uint64_t checksum_crc_combine(enum checksum_algo a, uint64_t crc1, uint64_t crc2, uint64_t len2);
+
+/* The CRC value of a CRC digest d (the big-endian bytes checksum_final() writes): 4 bytes for
+ * CRC32/CRC32C, 8 for CRC64NVME. 0 for other algorithms. */
+uint64_t checksum_digest_to_crc(enum checksum_algo a, const uint8_t *d);
+
+/* Writes crc as the digest of algorithm a (big-endian, checksum_algo_len(a) bytes) into out and
+ * returns that length (0 for non-CRC algorithms). */
+size_t checksum_crc_to_digest(enum checksum_algo a, uint64_t crc, uint8_t out[CHECKSUM_MAX_LEN]);
 
 /* Writes base64(d[0..len)) and a NUL into out[CHECKSUM_B64_SIZE]; len <= CHECKSUM_MAX_LEN. */
 void checksum_to_base64(const uint8_t *d, size_t len, char out[CHECKSUM_B64_SIZE]);

@@ -232,3 +232,108 @@ checksum_from_base64(enum checksum_algo a, const char *s, size_t len, uint8_t ou
 		return CAIRN_E_INVAL;
 	return 0;
 }
+
+/* ---- combining CRCs ---- */
+
+/*
+ * The three CRCs are reflected and use init = xorout = all ones, for which
+ * CRC(A || B) = CRC(A) * x^(8|B|) + CRC(B) in GF(2)[x] modulo the polynomial: the all-ones
+ * register at B's start and the final inversion cancel out. In the reflected representation the
+ * coefficient of x^0 is the top bit of the width and multiplying by x is a right shift.
+ */
+struct checksum_crc_poly {
+	unsigned width;
+	uint64_t poly; /* reflected */
+};
+
+static bool
+checksum_crc_poly(enum checksum_algo a, struct checksum_crc_poly *out)
+{
+	switch (a) {
+	case CHECKSUM_CRC32:
+		*out = (struct checksum_crc_poly){32, 0xEDB88320u};
+		return true;
+	case CHECKSUM_CRC32C:
+		*out = (struct checksum_crc_poly){32, 0x82F63B78u};
+		return true;
+	case CHECKSUM_CRC64NVME:
+		*out = (struct checksum_crc_poly){64, 0x9A6C9329AC4BC9B5ull};
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* a * b modulo the polynomial. */
+static uint64_t
+checksum_gf2_mul(const struct checksum_crc_poly *cp, uint64_t a, uint64_t b)
+{
+	uint64_t m = 1ull << (cp->width - 1), p = 0;
+
+	while (m) {
+		if (a & m) {
+			p ^= b;
+			if ((a & (m - 1)) == 0)
+				break;
+		}
+		m >>= 1;
+		b = (b & 1) ? (b >> 1) ^ cp->poly : b >> 1;
+	}
+	return p;
+}
+
+/* x^(8 * n) modulo the polynomial, by squaring. */
+static uint64_t
+checksum_gf2_x8n(const struct checksum_crc_poly *cp, uint64_t n)
+{
+	uint64_t p = 1ull << (cp->width - 1);	 /* x^0 */
+	uint64_t base = 1ull << (cp->width - 2); /* x^1 */
+	int i;
+
+	for (i = 0; i < 3; i++)
+		base = checksum_gf2_mul(cp, base, base); /* x^8 */
+	while (n) {
+		if (n & 1)
+			p = checksum_gf2_mul(cp, base, p);
+		base = checksum_gf2_mul(cp, base, base);
+		n >>= 1;
+	}
+	return p;
+}
+
+uint64_t
+checksum_crc_combine(enum checksum_algo a, uint64_t crc1, uint64_t crc2, uint64_t len2)
+{
+	struct checksum_crc_poly cp;
+
+	if (!checksum_crc_poly(a, &cp))
+		return 0;
+	if (len2 == 0)
+		return crc1;
+	return checksum_gf2_mul(&cp, checksum_gf2_x8n(&cp, len2), crc1) ^ crc2;
+}
+
+uint64_t
+checksum_digest_to_crc(enum checksum_algo a, const uint8_t *d)
+{
+	struct checksum_crc_poly cp;
+	uint64_t v = 0;
+	unsigned i;
+
+	if (!checksum_crc_poly(a, &cp))
+		return 0;
+	for (i = 0; i < cp.width / 8; i++)
+		v = v << 8 | d[i];
+	return v;
+}
+
+size_t
+checksum_crc_to_digest(enum checksum_algo a, uint64_t crc, uint8_t out[CHECKSUM_MAX_LEN])
+{
+	struct checksum_crc_poly cp;
+
+	if (!checksum_crc_poly(a, &cp))
+		return 0;
+	checksum_put_be(crc, cp.width / 8, out);
+	return cp.width / 8;
+}

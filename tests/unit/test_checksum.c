@@ -224,6 +224,54 @@ test_from_base64(void **state)
 	assert_int_equal(checksum_from_base64(CHECKSUM_SHA1, "y/Q5Jg==", 8, d), CAIRN_E_INVAL);
 }
 
+/* checksum_crc_combine: CRC(A || B) from CRC(A), CRC(B) and |B|, for every split of a buffer,
+ * including empty halves and a long B (many squarings). */
+static void
+test_crc_combine(void **state)
+{
+	static const enum checksum_algo algos[] = {CHECKSUM_CRC32, CHECKSUM_CRC32C,
+						   CHECKSUM_CRC64NVME};
+	static uint8_t buf[70000];
+	uint8_t d[CHECKSUM_MAX_LEN];
+	size_t i, a, splits[] = {0, 1, 7, 8, 9, 100, 4096, 65535, 69999, 70000};
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (a = 0; a < 3; a++) {
+		enum checksum_algo al = algos[a];
+		uint64_t whole;
+
+		checksum_compute(al, buf, sizeof(buf), d);
+		whole = checksum_digest_to_crc(al, d);
+		for (i = 0; i < sizeof(splits) / sizeof(splits[0]); i++) {
+			size_t s = splits[i];
+			uint64_t c1, c2;
+
+			checksum_compute(al, buf, s, d);
+			c1 = checksum_digest_to_crc(al, d);
+			checksum_compute(al, buf + s, sizeof(buf) - s, d);
+			c2 = checksum_digest_to_crc(al, d);
+			assert_true(checksum_crc_combine(al, c1, c2, sizeof(buf) - s) == whole);
+		}
+		assert_int_equal(checksum_crc_to_digest(al, whole, d), checksum_algo_len(al));
+		assert_true(checksum_digest_to_crc(al, d) == whole);
+	}
+	assert_true(checksum_crc_combine(CHECKSUM_SHA256, 1, 2, 3) == 0);
+	assert_int_equal(checksum_crc_to_digest(CHECKSUM_SHA1, 5, d), 0);
+	/* The check values: "1234" + "56789". */
+	assert_true(checksum_crc_combine(CHECKSUM_CRC32, checksum_crc32(0, "1234", 4),
+					 checksum_crc32(0, "56789", 5), 5) == 0xCBF43926u);
+	assert_true(checksum_crc_combine(CHECKSUM_CRC64NVME, checksum_crc64nvme(0, "1234", 4),
+					 checksum_crc64nvme(0, "56789", 5),
+					 5) == 0xAE8B14860A799888ull);
+}
+
 int
 main(void)
 {
@@ -235,6 +283,7 @@ main(void)
 	    cmocka_unit_test(test_abandon),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_from_base64),
+	    cmocka_unit_test(test_crc_combine),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
