@@ -13,6 +13,8 @@
  *   zombies  object id (u64 BE)                   -> empty: pages whose release is deferred
  *   users    access key id                        -> struct index_user
  *   meta     name                                 -> small values (next object id, format)
+ *   uploads  bucket name, NUL, upload id          -> struct index_upload (+ key, meta blob)
+ *   parts    upload id, part number (u32 BE)      -> struct index_part
  * Every value starts with a version byte; a value with an unknown version reads as
  * CAIRN_E_VERSION. Big-endian integer keys sort numerically under LMDB's byte comparison, and
  * "bucket NUL key" sorts objects by bucket, then by key bytes (S3 list order).
@@ -181,6 +183,66 @@ int index_user_get(struct index_txn *txn, const char *access_key, struct index_u
 int index_user_put(struct index_txn *txn, const struct index_user *u);
 int index_user_del(struct index_txn *txn, const char *access_key);
 int index_user_iter(struct index_txn *txn, int (*fn)(const struct index_user *u, void *arg),
+		    void *arg);
+
+/* ---- multipart uploads (index_uploads.c) ----
+ *
+ * An upload in progress is a record in uploads; each part it received is a record in parts whose
+ * chunk list is stored as pages under the part's own oid (from index_next_oid), exactly like an
+ * object's. Upload ids are INDEX_UPLOAD_ID_LEN lower-case hex digits (the store makes them).
+ * A data dir written before these tables existed opens read-only with both tables empty.
+ */
+
+#define INDEX_UPLOAD_ID_LEN 32
+#define INDEX_PART_CHECKSUM_MAX 32
+
+struct index_upload {
+	int64_t initiated_ns;		 /* creation time, ns since the epoch */
+	char owner[INDEX_OWNER_MAX + 1]; /* user name of the initiator */
+	uint8_t checksum_algo;		 /* opaque to the index (the S3 layer's algorithm) */
+	uint8_t checksum_type;		 /* opaque to the index (composite / full object) */
+	struct slice key;		 /* object key; on get: into txn memory */
+	struct slice meta;		 /* metadata blob for the object; on get: into txn memory */
+};
+
+struct index_part {
+	uint64_t oid;	      /* names the part's pages */
+	uint64_t size;	      /* bytes */
+	int64_t mtime_ns;     /* when the part was stored */
+	uint8_t md5[16];      /* MD5 of the part's bytes (its ETag) */
+	uint64_t nchunks;     /* chunk references the part holds */
+	uint8_t checksum_len; /* 0..INDEX_PART_CHECKSUM_MAX bytes of checksum */
+	uint8_t checksum[INDEX_PART_CHECKSUM_MAX];
+};
+
+/* Uploads, keyed by (bucket, id). get: fills out (key and meta into txn memory),
+ * CAIRN_E_NOTFOUND (also for an id that is not INDEX_UPLOAD_ID_LEN hex digits). put: key and
+ * meta are copied; CAIRN_E_INVAL for a bad bucket name, id or key length. del: CAIRN_E_NOTFOUND. */
+int index_upload_get(struct index_txn *txn, const char *bucket, const char *id,
+		     struct index_upload *out);
+int index_upload_put(struct index_txn *txn, const char *bucket, const char *id,
+		     const struct index_upload *u);
+int index_upload_del(struct index_txn *txn, const char *bucket, const char *id);
+/* Calls fn for each upload of bucket (NULL: of every bucket) in (bucket, id) order; u->key and
+ * u->meta are valid during the call. fn returns non-zero to stop (returned); fn may add or delete
+ * uploads and parts in a write transaction. */
+int index_upload_iter(struct index_txn *txn, const char *bucket,
+		      int (*fn)(const char *bucket, const char *id, const struct index_upload *u,
+				void *arg),
+		      void *arg);
+
+/* Parts, keyed by (upload id, number 1..UINT32_MAX). get: CAIRN_E_NOTFOUND. put: overwrites.
+ * del: CAIRN_E_NOTFOUND. */
+int index_part_get(struct index_txn *txn, const char *id, uint32_t number, struct index_part *out);
+int index_part_put(struct index_txn *txn, const char *id, uint32_t number,
+		   const struct index_part *p);
+int index_part_del(struct index_txn *txn, const char *id, uint32_t number);
+/* Calls fn for each part of upload id numbered above after, in ascending order. fn returns
+ * non-zero to stop (returned); it may add or delete parts in a write transaction. id NULL walks
+ * the parts of every upload (fsck); the id passed to fn is NUL-terminated. */
+int index_part_iter(struct index_txn *txn, const char *id, uint32_t after,
+		    int (*fn)(const char *id, uint32_t number, const struct index_part *p,
+			      void *arg),
 		    void *arg);
 
 #endif

@@ -36,7 +36,8 @@ static const char *const index_db_names[INDEX_DB_COUNT] = {
     [INDEX_DB_OBJTAILS] = "objtails", [INDEX_DB_PAGES] = "pages",
     [INDEX_DB_CHUNKS] = "chunks",     [INDEX_DB_PACKS] = "packs",
     [INDEX_DB_ZOMBIES] = "zombies",   [INDEX_DB_USERS] = "users",
-    [INDEX_DB_META] = "meta",
+    [INDEX_DB_META] = "meta",	      [INDEX_DB_UPLOADS] = "uploads",
+    [INDEX_DB_PARTS] = "parts",
 };
 
 int
@@ -221,6 +222,10 @@ index_open_dbs(struct index *ix)
 		return index_mdb_err(rc);
 	for (int i = 0; i < INDEX_DB_COUNT; i++) {
 		rc = mdb_dbi_open(t.txn, index_db_names[i], flags, &ix->dbi[i]);
+		if (rc == MDB_NOTFOUND && ix->readonly && i >= INDEX_DB_UPLOADS) {
+			ix->absent[i] = true; /* made by the first writer of this build */
+			continue;
+		}
 		if (rc) {
 			rc = index_mdb_err(rc);
 			goto out_abort;

@@ -33,6 +33,8 @@ enum index_db {
 	INDEX_DB_ZOMBIES,
 	INDEX_DB_USERS,
 	INDEX_DB_META,
+	INDEX_DB_UPLOADS, /* multipart uploads in progress (index_uploads.c) */
+	INDEX_DB_PARTS,	  /* their parts */
 	INDEX_DB_COUNT,
 };
 
@@ -53,6 +55,9 @@ struct index {
 	MDB_env *env;
 	MDB_dbi dbi[INDEX_DB_COUNT];
 	bool readonly;
+	/* A table a read-only open did not find (a data dir from before the table existed): it
+	 * reads as empty. Only the upload tables may be missing. */
+	bool absent[INDEX_DB_COUNT];
 	char *data_path;	  /* <dir>/data.mdb, owned */
 	pthread_mutex_t write_mu; /* serialises index_write() within the process */
 	struct index_gate gate;	  /* shared: any transaction; exclusive: mdb_env_set_mapsize() */
