@@ -162,6 +162,12 @@ store_get_info(const struct store_get *g)
 	return &g->info;
 }
 
+uint64_t
+store_get_oid(const struct store_get *g)
+{
+	return g->oid;
+}
+
 int
 store_get_seek(struct store_get *g, uint64_t offset)
 {

@@ -209,6 +209,9 @@ struct store_put {
 	bool finished;
 };
 
+/* store_get.c: the oid g has pinned (its pages stay until store_get_close). */
+uint64_t store_get_oid(const struct store_get *g);
+
 /* store_put.c: frees put, unpinning its in-flight chunks. */
 void store_put_free(struct store_put *put);
 /* Reads spilled page i into out (STORE_PAGE_BYTES). Returns 0 or -errno. */
