@@ -56,6 +56,7 @@ struct fsck {
 	uint64_t next_start;
 	uint64_t entries;
 	bool zombie;
+	bool upload_part; /* walking a multipart upload's part (its pages hold references too) */
 };
 
 static void __attribute__((format(printf, 2, 3))) fsck_report(struct fsck *f, const char *fmt, ...)
@@ -231,7 +232,9 @@ fsck_where(const struct fsck *f, char *out, size_t len, uint64_t oid)
 {
 	int klen = f->key.len > 200 ? 200 : (int)f->key.len;
 
-	if (f->zombie)
+	if (f->upload_part)
+		snprintf(out, len, "upload part object %llu", (unsigned long long)oid);
+	else if (f->zombie)
 		snprintf(out, len, "zombie object %llu", (unsigned long long)oid);
 	else
 		snprintf(out, len, "object %s/%.*s", f->bucket, klen, (const char *)f->key.p);
@@ -348,6 +351,32 @@ fsck_zombie(uint64_t oid, void *arg)
 	return index_page_iter(f->txn, oid, false, fsck_page, f);
 }
 
+/* A multipart upload's part: its pages are counted like an object's. */
+static int
+fsck_upload_part(const char *id, uint32_t number, const struct index_part *p, void *arg)
+{
+	struct fsck *f = arg;
+	char where[300];
+	int rc;
+
+	(void)id;
+	(void)number;
+	f->upload_part = true;
+	f->oid = p->oid;
+	f->next_start = 0;
+	f->entries = 0;
+	rc = index_page_iter(f->txn, p->oid, false, fsck_page, f);
+	if (rc == 0 && f->part == 0 && (f->next_start != p->size || f->entries != p->nchunks)) {
+		fsck_where(f, where, sizeof(where), p->oid);
+		fsck_report(
+		    f, "%s: chunks cover %llu bytes in %llu entries, part says %llu in %llu", where,
+		    (unsigned long long)f->next_start, (unsigned long long)f->entries,
+		    (unsigned long long)p->size, (unsigned long long)p->nchunks);
+	}
+	f->upload_part = false;
+	return rc;
+}
+
 /* Loads the chunks of the current part into the recount map. */
 static int
 fsck_load_part(struct fsck *f)
@@ -404,6 +433,8 @@ fsck_recount(struct fsck *f)
 		rc = index_bucket_iter(f->txn, fsck_bucket, f);
 		if (rc == 0)
 			rc = index_zombie_iter(f->txn, fsck_zombie, f);
+		if (rc == 0)
+			rc = index_part_iter(f->txn, NULL, 0, fsck_upload_part, f);
 		if (rc < 0)
 			return rc;
 		fsck_compare_part(f);
