@@ -138,7 +138,9 @@ void store_put_abort(struct store_put *put);
 struct store_get;
 
 /* Opens bucket/key for reading at offset 0. Returns 0, CAIRN_E_NOTFOUND (no bucket or no key;
- * store_bucket_get tells which), or an error. */
+ * store_bucket_get tells which), or an error. Pins are per process: a get in a READ-mode process
+ * beside the writer can fail (CAIRN_E_NOTFOUND) if the object is replaced while it streams; it
+ * never returns bytes of another object. */
 int store_get_open(struct store *st, const char *bucket, struct slice key, struct store_get **out);
 /* The object's info; info->meta lives as long as g. */
 const struct store_object_info *store_get_info(const struct store_get *g);
@@ -171,7 +173,9 @@ int store_copy(struct store *st, const char *src_bucket, struct slice src_key,
 
 struct store_list;
 
-/* Opens a listing snapshot of bucket. Returns 0 or CAIRN_E_NOTFOUND. Close it promptly. */
+/* Opens a listing snapshot of bucket (one read transaction). Returns 0 or CAIRN_E_NOTFOUND.
+ * Close it promptly, and do not call other store functions from the thread holding it open: a
+ * map resize waiting for the snapshot would block them, and the snapshot would never end. */
 int store_list_open(struct store *st, const char *bucket, struct store_list **out);
 /* Positions at the first key >= from, or moves to the next key (store_list_next). key and
  * info->meta point into the snapshot and live until the next call on l. Return 0, or

@@ -123,12 +123,6 @@ store_open_engines(struct store *st)
 	rc = index_open(index_dir, st->cfg.mode == STORE_MODE_READ, &st->ix);
 	if (rc < 0)
 		goto out_free_dir;
-	if (!writer && stat(st->packs_dir, &sb) < 0 && errno == ENOENT) {
-		/* An index-only dir (users made before any data): no packs to read yet. */
-		rc = store_mkdir(st->packs_dir);
-		if (rc < 0 && st->cfg.mode == STORE_MODE_READ)
-			rc = 0;
-	}
 	rc = pack_io_file_open(st->packs_dir, writer, &io);
 	if (rc < 0)
 		goto out_free_dir;
