@@ -17,6 +17,7 @@
  * (a later issue) reclaims such bytes: a pack record whose index entry is missing or points
  * elsewhere is garbage.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,12 +240,24 @@ put_chunk(struct store_put *put, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Hands the bytes not yet MD5-summed to the pool when there are enough and no job is running. */
+/* The buffer invariants: the partial chunk, the scanned bytes and the MD5-summed bytes all lie
+ * within the filled part, and the partial chunk is shorter than a maximum chunk. */
+static bool
+put_check(const struct store_put *put)
+{
+	return put->start <= put->scan && put->scan <= put->fill && put->fill <= put->cap &&
+	       put->md5_pos <= put->fill && put->fill - put->start <= put->cap &&
+	       put->chunked + (put->fill - put->start) == put->received;
+}
+
+/* Hands the bytes not yet MD5-summed to the pool when there are enough (a quarter of the buffer,
+ * at most STORE_MD5_BATCH) and no job is running. */
 static void
 put_md5_kick(struct store_put *put)
 {
-	if (put->fill - put->md5_pos < STORE_MD5_BATCH ||
-	    store_md5_is_busy(&put->st->md5, &put->job))
+	size_t batch = put->cap / 4 < STORE_MD5_BATCH ? put->cap / 4 : STORE_MD5_BATCH;
+
+	if (put->fill - put->md5_pos < batch || store_md5_is_busy(&put->st->md5, &put->job))
 		return;
 	store_md5_submit(&put->st->md5, &put->job, put->md5, put->buf + put->md5_pos,
 			 put->fill - put->md5_pos);
@@ -324,6 +337,7 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 			put->err = rc;
 			return rc;
 		}
+		assert(put_check(put));
 	}
 	return 0;
 }
