@@ -218,8 +218,9 @@ class CairnServer:
         return rc, killed
 
     def stop(self):
-        """Stops cairnd and removes the temp dir. Returns a problem description or None:
-        cairnd dead before the stop, a non-zero exit, or a stop that needed SIGKILL."""
+        """Stops cairnd, runs `cairn fsck` on its data dir, and removes the temp dir. Returns a
+        problem description or None: cairnd dead before the stop, a non-zero exit, a stop that
+        needed SIGKILL, or fsck finding problems."""
         was_running = self.is_running()
         had_proc = self.proc is not None
         rc, killed = self._reap()
@@ -232,12 +233,28 @@ class CairnServer:
             problem = "cairnd exited with status %s on SIGTERM" % rc
         if problem:
             problem += "\n--- cairnd log tail:\n" + tail_text(self.log_path)
+        elif had_proc:
+            problem = self.fsck()
         if self.tmp and os.environ.get("CAIRN_IT_KEEP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
         elif self.tmp:
             print("cairn_it: kept %s" % self.tmp, file=sys.stderr)
         self.tmp = None
         return problem
+
+    def fsck(self):
+        """`cairn fsck` over the stopped daemon's data dir; a problem description or None."""
+        if not os.access(self.cairn, os.X_OK) or not os.path.isdir(
+                os.path.join(self.data_dir, "index")):
+            return None
+        try:
+            p = self.cairn_tool("fsck", self.data_dir, check=False, timeout=300)
+        except subprocess.TimeoutExpired:
+            return "cairn fsck did not finish in 300 s"
+        if p.returncode != 0:
+            return "cairn fsck after the tests failed (%d):\n%s%s" % (
+                p.returncode, p.stdout[-3000:], p.stderr[-3000:])
+        return None
 
     def log_size(self):
         try:
