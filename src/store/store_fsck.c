@@ -4,10 +4,10 @@
  * One read snapshot gives a consistent picture of objects, pages, chunks and packs:
  *   1. every chunk entry is copied to an anonymous temp file (id, location, refcount), and the
  *      live/dead bytes its refcount implies are summed per pack and compared with the packs table;
- *   2. every object's pages (and every zombie's) are walked: chunks present, offsets increasing,
- *      last end == size, entries == nchunks; references are recounted and compared with the
- *      refcounts. The recount map is bounded: with many chunks, the id space is split into parts
- *      and the pages are walked once per part.
+ *   2. every object's pages (and every zombie's, and every multipart upload part's) are walked:
+ *      chunks present, offsets increasing, last end == size, entries == nchunks; references are
+ *      recounted and compared with the refcounts. The recount map is bounded: with many chunks,
+ *      the id space is split into parts and the pages are walked once per part.
  * The snapshot then ends, and 3. every chunk record is read from its pack and verified
  * completely (checksum, and the SHA-256 of its raw bytes against its id). Records are never
  * rewritten, so this needs no snapshot.
@@ -55,8 +55,9 @@ struct fsck {
 	uint64_t oid;
 	uint64_t next_start;
 	uint64_t entries;
-	bool zombie;
-	bool upload_part; /* walking a multipart upload's part (its pages hold references too) */
+	enum { FSCK_OBJECT, FSCK_ZOMBIE, FSCK_PART } kind;
+	const char *upload_id; /* FSCK_PART */
+	uint32_t part_number;  /* FSCK_PART */
 };
 
 static void __attribute__((format(printf, 2, 3))) fsck_report(struct fsck *f, const char *fmt, ...)
@@ -232,10 +233,10 @@ fsck_where(const struct fsck *f, char *out, size_t len, uint64_t oid)
 {
 	int klen = f->key.len > 200 ? 200 : (int)f->key.len;
 
-	if (f->upload_part)
-		snprintf(out, len, "upload part object %llu", (unsigned long long)oid);
-	else if (f->zombie)
+	if (f->kind == FSCK_ZOMBIE)
 		snprintf(out, len, "zombie object %llu", (unsigned long long)oid);
+	else if (f->kind == FSCK_PART)
+		snprintf(out, len, "upload %s part %u", f->upload_id, f->part_number);
 	else
 		snprintf(out, len, "object %s/%.*s", f->bucket, klen, (const char *)f->key.p);
 }
@@ -291,29 +292,48 @@ fsck_page(uint64_t start, const struct index_page_entry *e, size_t n, void *arg)
 	return 0;
 }
 
+/* Walks the pages of oid, holding size bytes in nchunks entries (zombies: no expectations). */
 static int
-fsck_object(struct fsck *f, struct slice key, const struct index_object *obj)
+fsck_pages(struct fsck *f, uint64_t oid, uint64_t size, uint64_t nchunks)
 {
 	char where[300];
 	int rc;
 
-	f->key = key;
-	f->zombie = false;
-	f->oid = obj->oid;
+	f->oid = oid;
 	f->next_start = 0;
 	f->entries = 0;
-	rc = index_page_iter(f->txn, obj->oid, false, fsck_page, f);
-	if (rc < 0 || f->part != 0)
+	rc = index_page_iter(f->txn, oid, false, fsck_page, f);
+	if (rc < 0 || f->part != 0 || f->kind == FSCK_ZOMBIE)
 		return rc;
-	f->out->objects_checked++;
-	fsck_where(f, where, sizeof(where), obj->oid);
-	if (f->next_start != obj->size)
+	fsck_where(f, where, sizeof(where), oid);
+	if (f->next_start != size)
 		fsck_report(f, "%s: chunks cover %llu bytes, size is %llu", where,
-			    (unsigned long long)f->next_start, (unsigned long long)obj->size);
-	if (f->entries != obj->nchunks)
-		fsck_report(f, "%s: %llu chunk entries, object says %llu", where,
-			    (unsigned long long)f->entries, (unsigned long long)obj->nchunks);
+			    (unsigned long long)f->next_start, (unsigned long long)size);
+	if (f->entries != nchunks)
+		fsck_report(f, "%s: %llu chunk entries, the record says %llu", where,
+			    (unsigned long long)f->entries, (unsigned long long)nchunks);
 	return 0;
+}
+
+static int
+fsck_object(struct fsck *f, struct slice key, const struct index_object *obj)
+{
+	f->key = key;
+	f->kind = FSCK_OBJECT;
+	if (f->part == 0)
+		f->out->objects_checked++;
+	return fsck_pages(f, obj->oid, obj->size, obj->nchunks);
+}
+
+static int
+fsck_upload_part(const char *id, uint32_t number, const struct index_part *p, void *arg)
+{
+	struct fsck *f = arg;
+
+	f->kind = FSCK_PART;
+	f->upload_id = id;
+	f->part_number = number;
+	return fsck_pages(f, p->oid, p->size, p->nchunks);
 }
 
 static int
@@ -345,36 +365,8 @@ fsck_zombie(uint64_t oid, void *arg)
 {
 	struct fsck *f = arg;
 
-	f->zombie = true;
-	f->oid = oid;
-	f->next_start = 0;
-	return index_page_iter(f->txn, oid, false, fsck_page, f);
-}
-
-/* A multipart upload's part: its pages are counted like an object's. */
-static int
-fsck_upload_part(const char *id, uint32_t number, const struct index_part *p, void *arg)
-{
-	struct fsck *f = arg;
-	char where[300];
-	int rc;
-
-	(void)id;
-	(void)number;
-	f->upload_part = true;
-	f->oid = p->oid;
-	f->next_start = 0;
-	f->entries = 0;
-	rc = index_page_iter(f->txn, p->oid, false, fsck_page, f);
-	if (rc == 0 && f->part == 0 && (f->next_start != p->size || f->entries != p->nchunks)) {
-		fsck_where(f, where, sizeof(where), p->oid);
-		fsck_report(
-		    f, "%s: chunks cover %llu bytes in %llu entries, part says %llu in %llu", where,
-		    (unsigned long long)f->next_start, (unsigned long long)f->entries,
-		    (unsigned long long)p->size, (unsigned long long)p->nchunks);
-	}
-	f->upload_part = false;
-	return rc;
+	f->kind = FSCK_ZOMBIE;
+	return fsck_pages(f, oid, 0, 0);
 }
 
 /* Loads the chunks of the current part into the recount map. */
