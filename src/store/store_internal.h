@@ -2,7 +2,8 @@
  * store_internal.h — private declarations shared by the store_*.c files (not an API).
  *
  * The store is split by concern:
- *   store.c          open/close, data dir lock, buckets, read hook, temp files, ETags
+ *   store.c          open/close, data dir lock, read hook, temp files, ETags, encoder cache
+ *   store_bucket.c   buckets
  *   store_meta.c     the object metadata blob
  *   store_idmap.c    a hash table keyed by chunk id (the in-flight table, fsck's recount)
  *   store_inflight.c chunks written by puts that are not committed yet (dedup between puts)
@@ -17,6 +18,9 @@
  *   store_chunk.c    chunk-level operations
  *   store_stats.c    statistics
  *   store_fsck.c     the consistency checker
+ * Multipart uploads (store_upload*.c, store_upload_priv.h) build on the same internals: the put
+ * pipeline for parts, store_ref_* for references, store_pin_retire/settle for the object a
+ * completion replaces.
  *
  * Lock order (outer first): index write transaction → pins.mu → fl.mu. The md5 pool's mutex and
  * the encoder cache's mutex are leaves. No lock is held across chunking, hashing or encoding.
