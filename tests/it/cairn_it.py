@@ -34,6 +34,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -151,8 +152,18 @@ class CairnServer:
                 self._reap()
         raise RuntimeError("cairnd did not start: %s" % last)
 
-    def _spawn(self):
-        self.port = free_port()
+    def restart(self):
+        """Stops cairnd (SIGTERM; it must exit 0) and starts it again on the same port and data
+        dir. Raises when the stop was not clean or the new process does not get healthy."""
+        rc, killed = self._reap()
+        if killed or rc not in (0, -signal.SIGTERM):
+            raise RuntimeError("cairnd stopped badly for the restart (status %s, killed %s):\n%s"
+                               % (rc, killed, tail_text(self.log_path)))
+        self._spawn(self.port)
+        self._wait_healthy()
+
+    def _spawn(self, port=None):
+        self.port = port or free_port()
         argv = shlex.split(os.environ.get("CAIRN_IT_WRAP", "")) + [
             self.cairnd,
             "--data", self.data_dir,
@@ -289,6 +300,42 @@ class CairnServer:
 
 class _PortBusy(Exception):
     pass
+
+
+class MemorySampler:
+    """Samples a process's anonymous resident memory (RssAnon, KiB) every 20 ms in a thread,
+    as a context manager; .peak_kib is the highest value seen (0 when /proc is unreadable)."""
+
+    def __init__(self, pid, interval=0.02):
+        self.pid = pid
+        self.interval = interval
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return False
 
 
 # ---- SigV4 signing for raw requests ----

@@ -688,5 +688,34 @@ class ListTests(CairnTestCase):
         self.assertS3Error("NoSuchBucket", 404, self.s3.list_objects, Bucket=self.unique("no"))
 
 
+class RestartTests(CairnTestCase):
+    def test_objects_survive_a_restart(self):
+        b = self.unique("restart")
+        self.s3.create_bucket(Bucket=b)
+        data = {"k%02d" % i: os.urandom(1000 * i) for i in range(20)}
+        for k, v in data.items():
+            self.s3.put_object(Bucket=b, Key=k, Body=v, ContentType="x/" + k,
+                               Metadata={"key": k})
+        self.s3.delete_object(Bucket=b, Key="k05")
+        del data["k05"]
+        self.s3.put_object(Bucket=b, Key="k06", Body=b"overwritten")
+        data["k06"] = b"overwritten"
+        self.server.restart()
+        s3 = self.client()
+        self.assertIn(b, [x["Name"] for x in s3.list_buckets()["Buckets"]])
+        listed = {c["Key"]: c["ETag"] for c in s3.list_objects_v2(Bucket=b)["Contents"]}
+        self.assertEqual(listed, {k: etag_of(v) for k, v in data.items()})
+        for k, v in data.items():
+            g = s3.get_object(Bucket=b, Key=k)
+            self.assertEqual(body_of(g), v)
+            if k != "k06":  # k06 was overwritten without metadata or content type
+                self.assertEqual(g["Metadata"], {"key": k})
+                self.assertEqual(g["ContentType"], "x/" + k)
+            else:
+                self.assertEqual(g["Metadata"], {})
+        s3.put_object(Bucket=b, Key="after", Body=b"new")
+        self.assertEqual(body_of(s3.get_object(Bucket=b, Key="after")), b"new")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -419,11 +419,54 @@ class ConcurrencyTests(CairnTestCase):
         bad = {i: r for i, r in enumerate(results) if r != "ok"}
         self.assertEqual(bad, {}, "%d of %d clients failed" % (len(bad), n))
         keys = []
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                      Prefix="c/"):
             keys += [c["Key"] for c in page.get("Contents", [])]
         self.assertEqual(keys, ["c/%04d" % i for i in range(n)])
         self.assertHealthy()
         print("\n256 clients put+get in %.2f s" % elapsed, file=sys.stderr)
+
+    def test_read_during_overwrite_and_delete(self):
+        # A reader keeps the version it started on: the overwrite and the delete that happen
+        # while it streams do not change (or cut) what it receives.
+        old = os.urandom(32 << 20)
+        self.s3.put_object(Bucket=self.bucket, Key="hot", Body=old)
+        g = self.client().get_object(Bucket=self.bucket, Key="hot")
+        first = g["Body"].read(1 << 20)
+        self.s3.put_object(Bucket=self.bucket, Key="hot", Body=b"new content")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="hot")["Body"].read(),
+                         b"new content")
+        self.s3.delete_object(Bucket=self.bucket, Key="hot")
+        self.assertS3Error("NoSuchKey", 404, self.s3.get_object, Bucket=self.bucket, Key="hot")
+        rest = g["Body"].read()
+        self.assertEqual(len(first) + len(rest), len(old))
+        self.assertTrue(first + rest == old, "the reader got bytes of another version")
+
+    def test_concurrent_writers_same_key(self):
+        bodies = [hashlib.sha256(b"w%d" % i).digest() * 8192 for i in range(16)]
+        pool = self.client(max_pool_connections=16)
+        errors = []
+
+        def writer(i):
+            try:
+                for _ in range(4):
+                    pool.put_object(Bucket=self.bucket, Key="contended", Body=bodies[i])
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append("%d: %s" % (i, e))
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        g = self.s3.get_object(Bucket=self.bucket, Key="contended")
+        got = g["Body"].read()
+        self.assertIn(got, bodies, "the object is none of the bodies written")
+        self.assertEqual(g["ETag"], etag_of(got))
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="contended")["Contents"]
+        self.assertEqual([(c["Key"], c["Size"], c["ETag"]) for c in listed],
+                         [("contended", len(got), etag_of(got))])
 
 
 if __name__ == "__main__":

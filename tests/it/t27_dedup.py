@@ -11,7 +11,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_it import CairnTestCase  # noqa: E402
+from cairn_it import CairnTestCase, MemorySampler  # noqa: E402
 
 SIZE = 100 << 20
 MB = 1 << 20
@@ -82,7 +82,20 @@ class DedupCase(CairnTestCase):
 
 
 class SameBodyTests(DedupCase):
+    # Bodies stream through the daemon: its anonymous memory stays far below one body's size.
+    RSS_ANON_LIMIT_KIB = 64 << 10
+
     def test_same_body_four_times(self):
+        if os.environ.get("CAIRN_IT_WRAP"):  # the pid is the wrapper's: no memory check
+            self.same_body_four_times()
+            return
+        with MemorySampler(self.server.proc.pid) as mem:
+            self.same_body_four_times()
+        print("\n  cairnd peak RssAnon: %d KiB" % mem.peak_kib, file=sys.stderr)
+        self.assertGreater(mem.peak_kib, 0, "could not read cairnd's memory")
+        self.assertLess(mem.peak_kib, self.RSS_ANON_LIMIT_KIB)
+
+    def same_body_four_times(self):
         grown = self.put_and_measure(self.big, self.bucket, "first", self.body)
         self.assertGreater(grown, SIZE * 0.95, "the first copy was not stored")
         self.assertLess(grown, SIZE * 1.05, "the first copy took far more than its size")
