@@ -1246,6 +1246,16 @@ lg_parse_args(int argc, char **argv, struct lg_opts *o)
 	return lg_validate(o);
 }
 
+static const char lg_usage_text[] =
+    "usage: loadgen COMMAND --url http://127.0.0.1:PORT --bucket B [options]\n"
+    "  mb | put | get | head | ranged | list | mpu | presign (see bench/loadgen.c)\n"
+    "  --prefix P --start N --count N   objects P%08u, u = start .. start+count-1\n"
+    "  --size BYTES --seed N            object size; bytes are the stream of (seed, u)\n"
+    "  --conc N --ops N --duration SEC  in flight, requests (get/head/list), time cap\n"
+    "  --part-size BYTES --plain        multipart; --plain: parts as separate objects\n"
+    "  --max-keys N --verify --pids P,P --region R --method GET|HEAD --expires SEC\n"
+    "  signing: LOADGEN_ACCESS_KEY and LOADGEN_SECRET_KEY (unsigned without them)\n";
+
 /* ---- the run ---- */
 
 static int
@@ -1356,8 +1366,7 @@ main(int argc, char **argv)
 	int rc;
 
 	if (lg_parse_args(argc, argv, &o) < 0) {
-		fprintf(stderr, "usage: loadgen mb|put|get|head|ranged|list|mpu|presign --url "
-				"http://HOST:PORT --bucket B [options] (see bench/loadgen.c)\n");
+		fputs(lg_usage_text, stderr);
 		return 2;
 	}
 	if (o.cmd == LG_CMD_PRESIGN)
