@@ -74,6 +74,7 @@ enum s3_error {
 	S3E_CONDITIONAL_REQUEST_CONFLICT,	  /* 409 ConditionalRequestConflict */
 	S3E_UNEXPECTED_CONTENT,			  /* 400 UnexpectedContent */
 	S3E_REQUEST_HEADER_SECTION_TOO_LARGE,	  /* 400 RequestHeaderSectionTooLarge */
+	S3E_INVALID_PART_NUMBER,		  /* 416 InvalidPartNumber */
 	S3E_COUNT				  /* number of entries; not an error */
 };
 

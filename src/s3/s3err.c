@@ -138,6 +138,8 @@ static const struct s3_error_info s3err_table[S3E_COUNT] = {
     [S3E_REQUEST_HEADER_SECTION_TOO_LARGE] =
 	{400, "RequestHeaderSectionTooLarge",
 	 "Your request header section exceeds the maximum allowed size."},
+    [S3E_INVALID_PART_NUMBER] = {416, "InvalidPartNumber",
+				 "The requested partnumber is not satisfiable"},
 };
 
 const struct s3_error_info *
