@@ -25,9 +25,16 @@ enum router_op {
 	ROUTER_OP_DELETE_OBJECTS,     /* POST /b?delete */
 	ROUTER_OP_PUT_OBJECT,	      /* PUT /b/k */
 	ROUTER_OP_COPY_OBJECT,	      /* PUT /b/k with x-amz-copy-source */
-	ROUTER_OP_GET_OBJECT,	      /* GET /b/k */
+	ROUTER_OP_GET_OBJECT,	      /* GET /b/k (?partNumber=N too) */
 	ROUTER_OP_HEAD_OBJECT,	      /* HEAD /b/k */
 	ROUTER_OP_DELETE_OBJECT,      /* DELETE /b/k */
+	ROUTER_OP_CREATE_MULTIPART,   /* POST /b/k?uploads */
+	ROUTER_OP_UPLOAD_PART,	      /* PUT /b/k?partNumber=N&uploadId=U */
+	ROUTER_OP_UPLOAD_PART_COPY,   /* the same with x-amz-copy-source */
+	ROUTER_OP_COMPLETE_MULTIPART, /* POST /b/k?uploadId=U */
+	ROUTER_OP_ABORT_MULTIPART,    /* DELETE /b/k?uploadId=U */
+	ROUTER_OP_LIST_PARTS,	      /* GET /b/k?uploadId=U */
+	ROUTER_OP_LIST_MULTIPART,     /* GET /b?uploads */
 	ROUTER_OP_NOT_IMPLEMENTED,    /* a valid-looking S3 request cairn does not support: 501 */
 	ROUTER_OP_METHOD_NOT_ALLOWED, /* e.g. PUT / or POST /b/k with no subresource: 405 */
 	ROUTER_OP_COUNT

@@ -19,6 +19,13 @@ static const char *const router_names[ROUTER_OP_COUNT] = {
     [ROUTER_OP_GET_OBJECT] = "GetObject",
     [ROUTER_OP_HEAD_OBJECT] = "HeadObject",
     [ROUTER_OP_DELETE_OBJECT] = "DeleteObject",
+    [ROUTER_OP_CREATE_MULTIPART] = "CreateMultipartUpload",
+    [ROUTER_OP_UPLOAD_PART] = "UploadPart",
+    [ROUTER_OP_UPLOAD_PART_COPY] = "UploadPartCopy",
+    [ROUTER_OP_COMPLETE_MULTIPART] = "CompleteMultipartUpload",
+    [ROUTER_OP_ABORT_MULTIPART] = "AbortMultipartUpload",
+    [ROUTER_OP_LIST_PARTS] = "ListParts",
+    [ROUTER_OP_LIST_MULTIPART] = "ListMultipartUploads",
     [ROUTER_OP_NOT_IMPLEMENTED] = "NotImplemented",
     [ROUTER_OP_METHOD_NOT_ALLOWED] = "MethodNotAllowed",
 };
@@ -33,7 +40,8 @@ bool
 router_op_has_body(enum router_op op)
 {
 	return op == ROUTER_OP_CREATE_BUCKET || op == ROUTER_OP_DELETE_OBJECTS ||
-	       op == ROUTER_OP_PUT_OBJECT;
+	       op == ROUTER_OP_PUT_OBJECT || op == ROUTER_OP_UPLOAD_PART ||
+	       op == ROUTER_OP_COMPLETE_MULTIPART;
 }
 
 /* Parameters that carry authentication (SigV4/SigV2 presigned URLs, header values presigned
@@ -81,7 +89,16 @@ static const char *const router_service_params[] = {"max-buckets", "continuation
 static const char *const router_list_params[] = {
     "prefix",	   "delimiter",	  "marker",    "max-keys", "encoding-type", "continuation-token",
     "start-after", "fetch-owner", "list-type", NULL};
-static const char *const router_get_object_params[] = {"response-*", "versionId", NULL};
+static const char *const router_get_object_params[] = {"response-*", "versionId", "partNumber",
+						       NULL};
+static const char *const router_list_parts_params[] = {"uploadId", "max-parts",
+						       "part-number-marker", "encoding-type", NULL};
+static const char *const router_list_uploads_params[] = {
+    "uploads",		"prefix",      "delimiter",	"key-marker",
+    "upload-id-marker", "max-uploads", "encoding-type", NULL};
+static const char *const router_part_params[] = {"partNumber", "uploadId", NULL};
+static const char *const router_uploads_param[] = {"uploads", NULL};
+static const char *const router_upload_id_param[] = {"uploadId", NULL};
 static const char *const router_version_param[] = {"versionId", NULL};
 static const char *const router_location_param[] = {"location", NULL};
 static const char *const router_versioning_param[] = {"versioning", NULL};
@@ -107,6 +124,10 @@ router_route_bucket_get(const struct s3req *r)
 	if (s3req_param(r, "versioning"))
 		return router_params_only(r, router_versioning_param) ? ROUTER_OP_GET_VERSIONING
 								      : ROUTER_OP_NOT_IMPLEMENTED;
+	if (s3req_param(r, "uploads"))
+		return router_params_only(r, router_list_uploads_params)
+			   ? ROUTER_OP_LIST_MULTIPART
+			   : ROUTER_OP_NOT_IMPLEMENTED;
 	if (!router_params_only(r, router_list_params))
 		return ROUTER_OP_NOT_IMPLEMENTED;
 	lt = s3req_param(r, "list-type");
@@ -134,11 +155,42 @@ router_route_bucket(const struct s3req *r)
 	return m[0] == 'P' ? ROUTER_OP_CREATE_BUCKET : ROUTER_OP_DELETE_BUCKET;
 }
 
+/* The multipart operations on an object, or ROUTER_OP_COUNT when r is none of them. */
+static enum router_op
+router_route_multipart(const struct s3req *r)
+{
+	const char *m = r->method;
+	bool id = s3req_param(r, "uploadId") != NULL;
+
+	if (strcmp(m, "POST") == 0 && s3req_param(r, "uploads"))
+		return router_params_only(r, router_uploads_param) ? ROUTER_OP_CREATE_MULTIPART
+								   : ROUTER_OP_NOT_IMPLEMENTED;
+	if (!id)
+		return ROUTER_OP_COUNT;
+	if (strcmp(m, "PUT") == 0) {
+		if (!s3req_param(r, "partNumber") || !router_params_only(r, router_part_params))
+			return ROUTER_OP_NOT_IMPLEMENTED;
+		return s3req_header(r, "x-amz-copy-source") ? ROUTER_OP_UPLOAD_PART_COPY
+							    : ROUTER_OP_UPLOAD_PART;
+	}
+	if (strcmp(m, "GET") == 0)
+		return router_params_only(r, router_list_parts_params) ? ROUTER_OP_LIST_PARTS
+								       : ROUTER_OP_NOT_IMPLEMENTED;
+	if (!router_params_only(r, router_upload_id_param))
+		return ROUTER_OP_NOT_IMPLEMENTED;
+	if (strcmp(m, "POST") == 0)
+		return ROUTER_OP_COMPLETE_MULTIPART;
+	return strcmp(m, "DELETE") == 0 ? ROUTER_OP_ABORT_MULTIPART : ROUTER_OP_METHOD_NOT_ALLOWED;
+}
+
 static enum router_op
 router_route_object(const struct s3req *r)
 {
 	const char *m = r->method;
+	enum router_op mp = router_route_multipart(r);
 
+	if (mp != ROUTER_OP_COUNT)
+		return mp;
 	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
 		if (!router_params_only(r, router_get_object_params))
 			return ROUTER_OP_NOT_IMPLEMENTED;

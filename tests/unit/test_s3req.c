@@ -165,7 +165,11 @@ test_router(void **state)
 	assert_int_equal(route("GET", "/b?location", NULL), ROUTER_OP_GET_LOCATION);
 	assert_int_equal(route("GET", "/b?versioning", NULL), ROUTER_OP_GET_VERSIONING);
 	assert_int_equal(route("GET", "/b?versioning&acl", NULL), ROUTER_OP_NOT_IMPLEMENTED);
-	assert_int_equal(route("GET", "/b?uploads", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("GET", "/b?uploads", NULL), ROUTER_OP_LIST_MULTIPART);
+	assert_int_equal(
+	    route("GET", "/b?uploads&key-marker=a&upload-id-marker=b&max-uploads=2", NULL),
+	    ROUTER_OP_LIST_MULTIPART);
+	assert_int_equal(route("GET", "/b?uploads&acl", NULL), ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("GET", "/b?prefix=a&marker=b", NULL), ROUTER_OP_LIST_OBJECTS);
 	assert_int_equal(route("GET", "/b?list-type=2&start-after=x&X-Amz-Date=1", NULL),
 			 ROUTER_OP_LIST_OBJECTS_V2);
@@ -174,17 +178,28 @@ test_router(void **state)
 	assert_int_equal(route("PUT", "/b/k", NULL), ROUTER_OP_PUT_OBJECT);
 	assert_int_equal(route("PUT", "/b/k?x-id=PutObject", NULL), ROUTER_OP_PUT_OBJECT);
 	assert_int_equal(route("PUT", "/b/k", "x-amz-copy-source"), ROUTER_OP_COPY_OBJECT);
-	assert_int_equal(route("PUT", "/b/k?partNumber=1&uploadId=x", NULL),
+	assert_int_equal(route("PUT", "/b/k?partNumber=1&uploadId=x", NULL), ROUTER_OP_UPLOAD_PART);
+	assert_int_equal(route("PUT", "/b/k?partNumber=1&uploadId=x", "x-amz-copy-source"),
+			 ROUTER_OP_UPLOAD_PART_COPY);
+	assert_int_equal(route("PUT", "/b/k?uploadId=x", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("PUT", "/b/k?partNumber=1&uploadId=x&acl", NULL),
 			 ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("PUT", "/b/k?tagging", NULL), ROUTER_OP_NOT_IMPLEMENTED);
 	assert_int_equal(route("GET", "/b/k?response-content-type=a%2Fb&versionId=null", NULL),
 			 ROUTER_OP_GET_OBJECT);
 	assert_int_equal(route("GET", "/b/k?acl", NULL), ROUTER_OP_NOT_IMPLEMENTED);
-	assert_int_equal(route("GET", "/b/k?partNumber=1", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("GET", "/b/k?partNumber=1", NULL), ROUTER_OP_GET_OBJECT);
+	assert_int_equal(route("HEAD", "/b/k?partNumber=1", NULL), ROUTER_OP_HEAD_OBJECT);
+	assert_int_equal(route("GET", "/b/k?uploadId=1&max-parts=2&part-number-marker=3", NULL),
+			 ROUTER_OP_LIST_PARTS);
 	assert_int_equal(route("HEAD", "/b/k", NULL), ROUTER_OP_HEAD_OBJECT);
 	assert_int_equal(route("DELETE", "/b/k?versionId=null", NULL), ROUTER_OP_DELETE_OBJECT);
-	assert_int_equal(route("DELETE", "/b/k?uploadId=1", NULL), ROUTER_OP_NOT_IMPLEMENTED);
-	assert_int_equal(route("POST", "/b/k?uploads", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("DELETE", "/b/k?uploadId=1", NULL), ROUTER_OP_ABORT_MULTIPART);
+	assert_int_equal(route("POST", "/b/k?uploads", NULL), ROUTER_OP_CREATE_MULTIPART);
+	assert_int_equal(route("POST", "/b/k?uploads&tagging", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("POST", "/b/k?uploadId=1", NULL), ROUTER_OP_COMPLETE_MULTIPART);
+	assert_int_equal(route("POST", "/b/k?uploadId=1&x", NULL), ROUTER_OP_NOT_IMPLEMENTED);
+	assert_int_equal(route("HEAD", "/b/k?uploadId=1", NULL), ROUTER_OP_METHOD_NOT_ALLOWED);
 	assert_int_equal(route("PATCH", "/b/k", NULL), ROUTER_OP_METHOD_NOT_ALLOWED);
 	assert_string_equal(router_op_name(ROUTER_OP_GET_OBJECT), "GetObject");
 }
