@@ -1,7 +1,7 @@
 /*
  * ops.h — the S3 operations, one function per API call, grouped by family in src/s3/ops_*.c
- * (service, bucket, object, list, delete). server.c calls them after routing and authentication;
- * each fills r->resp or calls server_req_fail().
+ * (service, bucket, object, list, delete, multipart). server.c calls them after routing and
+ * authentication; each fills r->resp or calls server_req_fail().
  *
  * Access rule: a bucket belongs to the user who created it. Only that user — and root, which may
  * access every bucket — may list it, read, write or delete in it, or delete it; anyone else gets
@@ -77,5 +77,21 @@ void ops_delete_object(struct server_req *r);
 
 /* ---- multi-object delete (ops_delete.c) ---- */
 void ops_delete_objects(struct server_req *r); /* body: the Delete XML */
+
+/* ---- multipart uploads (ops_multipart*.c, over store_upload.h) ---- */
+void ops_create_multipart(struct server_req *r);
+/* UploadPart before the body: checks the part number, the upload, the length and checksums,
+ * begins the store put and sets r->body_mode = SERVER_BODY_STREAM. Returns 0 or a negative code
+ * after server_req_fail(). */
+int ops_upload_part_begin(struct server_req *r);
+/* UploadPart after the body: verifies Content-MD5 and the checksum, commits the part. */
+void ops_upload_part_end(struct server_req *r);
+void ops_upload_part_copy(struct server_req *r);
+/* CompleteMultipartUpload before the body: buffers it (up to XML_COMPLETE_BODY_MAX). Returns 0. */
+int ops_complete_multipart_begin(struct server_req *r);
+void ops_complete_multipart(struct server_req *r); /* body: the CompleteMultipartUpload XML */
+void ops_abort_multipart(struct server_req *r);
+void ops_list_parts(struct server_req *r);
+void ops_list_multipart(struct server_req *r);
 
 #endif
