@@ -363,6 +363,10 @@ server_req_begin(struct server_req *r)
 		return true;
 	case ROUTER_OP_PUT_OBJECT:
 		return ops_put_object_begin(r) < 0;
+	case ROUTER_OP_UPLOAD_PART:
+		return ops_upload_part_begin(r) < 0;
+	case ROUTER_OP_COMPLETE_MULTIPART:
+		return ops_complete_multipart_begin(r) < 0;
 	case ROUTER_OP_CREATE_BUCKET:
 	case ROUTER_OP_DELETE_OBJECTS:
 		r->body_mode = SERVER_BODY_BUFFER;
@@ -404,6 +408,37 @@ server_req_body(struct server_req *r, const uint8_t *p, size_t len)
 	if (rc < 0 && !r->resp.status)
 		server_req_fail(r, r->payload.err != S3E_OK ? r->payload.err : S3E_INTERNAL_ERROR,
 				NULL);
+}
+
+static void
+server_req_dispatch_multipart(struct server_req *r)
+{
+	switch (r->op) {
+	case ROUTER_OP_CREATE_MULTIPART:
+		ops_create_multipart(r);
+		break;
+	case ROUTER_OP_UPLOAD_PART:
+		ops_upload_part_end(r);
+		break;
+	case ROUTER_OP_UPLOAD_PART_COPY:
+		ops_upload_part_copy(r);
+		break;
+	case ROUTER_OP_COMPLETE_MULTIPART:
+		ops_complete_multipart(r);
+		break;
+	case ROUTER_OP_ABORT_MULTIPART:
+		ops_abort_multipart(r);
+		break;
+	case ROUTER_OP_LIST_PARTS:
+		ops_list_parts(r);
+		break;
+	case ROUTER_OP_LIST_MULTIPART:
+		ops_list_multipart(r);
+		break;
+	default:
+		server_req_fail(r, S3E_NOT_IMPLEMENTED, NULL);
+		break;
+	}
 }
 
 static void
@@ -449,7 +484,7 @@ server_req_dispatch(struct server_req *r)
 		ops_delete_object(r);
 		break;
 	default:
-		server_req_fail(r, S3E_NOT_IMPLEMENTED, NULL);
+		server_req_dispatch_multipart(r);
 		break;
 	}
 }
