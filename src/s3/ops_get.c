@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -6,6 +7,7 @@
 #include "cairn/httpdate.h"
 #include "cairn/ops.h"
 #include "cairn/range.h"
+#include "cairn/store_upload.h"
 
 /* ---- conditional requests ---- */
 
@@ -146,6 +148,10 @@ ops_meta_headers(struct server_req *r, struct slice meta, bool whole)
 	while (store_meta_next(meta, &pos, &name, &value) == 1) {
 		if (ops_is_checksum_name(name) && !checksums)
 			continue;
+		if (name.len >= sizeof(STORE_META_INTERNAL_PREFIX) - 1 &&
+		    memcmp(name.p, STORE_META_INTERNAL_PREFIX,
+			   sizeof(STORE_META_INTERNAL_PREFIX) - 1) == 0)
+			continue; /* the store's own (part boundaries) */
 		if (ops_is_overridden(r, name))
 			continue;
 		if (name.len == 12 && strncasecmp((const char *)name.p, "Content-Type", 12) == 0)
@@ -232,6 +238,67 @@ ops_get_range(struct server_req *r, struct store_get *g, uint64_t size, bool *wh
 	return 0;
 }
 
+/* partNumber=N: that part's bytes (multipart objects; part 1 is the whole of any other
+ * object), 206 with Content-Range and x-amz-mp-parts-count. Returns 0 or fails r. */
+static int
+ops_get_part(struct server_req *r, struct store_get *g, const struct store_object_info *info,
+	     struct slice meta, uint32_t n)
+{
+	uint64_t start = 0, len = info->size;
+	uint32_t count = 0;
+	char cr[RANGE_CONTENT_RANGE_SIZE], num[16];
+	struct range rg;
+	int rc;
+
+	rc = store_meta_part_range(meta, n, &start, &len, &count);
+	if (rc == CAIRN_E_NOTFOUND && n == 1)
+		rc = 0; /* not a multipart object (or its boundaries were not kept): one part */
+	if (rc < 0)
+		return server_req_fail(r, S3E_INVALID_PART_NUMBER, NULL);
+	if (g && (rc = store_get_seek(g, start)) < 0)
+		return server_req_fail_rc(r, rc);
+	if (count) {
+		snprintf(num, sizeof(num), "%u", count);
+		server_resp_header(&r->resp, "x-amz-mp-parts-count", num);
+	}
+	r->resp.length = len;
+	r->resp.status = 200;
+	if (len == 0)
+		return 0;
+	rg.start = start;
+	rg.len = len;
+	r->resp.status = 206;
+	range_content_range(&rg, info->size, cr, sizeof(cr));
+	server_resp_header(&r->resp, "Content-Range", cr);
+	return 0;
+}
+
+/* The partNumber parameter: 0 when absent, else 1..10000 (InvalidArgument otherwise, and with a
+ * Range header InvalidRequest). Returns 0 or fails r. */
+static int
+ops_get_part_number(struct server_req *r, uint32_t *n)
+{
+	const char *v = s3req_param(&r->s3, "partNumber");
+	unsigned long long x = 0;
+	char *end = NULL;
+
+	*n = 0;
+	if (!v)
+		return 0;
+	if (*v >= '0' && *v <= '9')
+		x = strtoull(v, &end, 10);
+	if (!end || *end || x < 1 || x > STORE_PARTS_MAX)
+		return server_req_fail(r, S3E_INVALID_ARGUMENT,
+				       "Part number must be an integer between 1 and 10000, "
+				       "inclusive");
+	if (s3req_header(&r->s3, "range"))
+		return server_req_fail(r, S3E_INVALID_REQUEST,
+				       "Cannot specify both Range header and partNumber query "
+				       "parameter");
+	*n = (uint32_t)x;
+	return 0;
+}
+
 void
 ops_get_object(struct server_req *r, bool head)
 {
@@ -241,13 +308,14 @@ ops_get_object(struct server_req *r, bool head)
 	struct slice meta;
 	struct buf meta_buf;
 	enum s3_error e;
+	uint32_t part;
 	bool whole;
 
 	if (vid && strcmp(vid, "null") != 0) {
 		server_req_fail(r, S3E_NO_SUCH_VERSION, NULL);
 		return;
 	}
-	if (ops_bucket_access(r, r->s3.bucket, NULL) < 0)
+	if (ops_get_part_number(r, &part) != 0 || ops_bucket_access(r, r->s3.bucket, NULL) < 0)
 		return;
 	buf_init(&meta_buf, 1u << 20);
 	if (ops_get_open(r, head, &g, &info, &meta_buf, &meta) != 0)
@@ -259,7 +327,9 @@ ops_get_object(struct server_req *r, bool head)
 			ops_validators(r, &info);
 		goto out_close_get;
 	}
-	if (ops_get_range(r, g, info.size, &whole) != 0)
+	whole = false;
+	if (part ? ops_get_part(r, g, &info, meta, part) != 0
+		 : ops_get_range(r, g, info.size, &whole) != 0)
 		goto out_close_get;
 	ops_validators(r, &info);
 	server_resp_header(&r->resp, "Accept-Ranges", "bytes");
