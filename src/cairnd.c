@@ -22,6 +22,7 @@
 #include "cairn/log.h"
 #include "cairn/server.h"
 #include "cairn/store.h"
+#include "cairn/store_upload.h"
 
 #define CAIRND_VERSION "0.1"
 #define CAIRND_CREDS_FILE "root-credentials"
@@ -310,6 +311,7 @@ cairnd_run(const struct conf *c, const sigset_t *sigs)
 	struct cairnd_creds cr;
 	struct server *srv = NULL;
 	struct store *st = NULL;
+	struct store_sweeper *sw = NULL;
 	int rc;
 
 	rc = cairnd_open_store(c, &st);
@@ -326,7 +328,10 @@ cairnd_run(const struct conf *c, const sigset_t *sigs)
 		log_error("bad server settings: %s", cairn_strerror(rc));
 		goto out_close_store;
 	}
+	if (c->upload_max_age_s && (rc = store_sweeper_start(st, c->upload_max_age_s, 0, &sw)) < 0)
+		log_warn("no sweep of old multipart uploads: %s", cairn_strerror(rc));
 	rc = cairnd_serve(c, srv, sigs);
+	store_sweeper_stop(sw);
 	server_free(srv);
 out_close_store:
 	store_close(st);

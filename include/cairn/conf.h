@@ -36,11 +36,14 @@ struct conf {
 	enum log_level log_level;    /* "log_level": debug|info|warn|error */
 	int zstd_level;		     /* "zstd_level": 0 stores raw, 1..19; -1 engine default */
 	uint64_t pack_max_bytes;     /* "pack_max_bytes": pack rollover; 0 engine default */
+	uint64_t upload_max_age_s;   /* "upload_max_age": seconds before an unfinished multipart
+					upload is aborted by the sweep; 0 = never */
 };
 
 /* Fills c with the defaults: data ./cairn-data, listen 127.0.0.1:9000, region us-east-1, no
  * domain, 1024 connections, 60 s idle timeout, 30 s shutdown timeout, 5 GiB objects, log level
- * info, zstd level and pack size left to the engine (-1 and 0). */
+ * info, zstd level and pack size left to the engine (-1 and 0), unfinished multipart uploads
+ * aborted after 7 days. */
 void conf_default(struct conf *c);
 
 /*

@@ -42,6 +42,7 @@ static const struct conf_key conf_keys[] = {
     {"log_level", CONF_T_LEVEL, CONF_FIELD(log_level), 0, 0},
     {"zstd_level", CONF_T_INT, CONF_FIELD(zstd_level), -1, 19},
     {"pack_max_bytes", CONF_T_U64, CONF_FIELD(pack_max_bytes), 0, 1ll << 40},
+    {"upload_max_age", CONF_T_U64, CONF_FIELD(upload_max_age_s), 0, 100ll * 365 * 86400},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -61,6 +62,7 @@ conf_default(struct conf *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->zstd_level = -1;
 	c->pack_max_bytes = 0;
+	c->upload_max_age_s = 7 * 86400;
 }
 
 /* Compares a setting name with '-' and '_' treated alike. */
