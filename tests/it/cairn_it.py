@@ -396,13 +396,43 @@ def sigv4_authorization(method, path, query, headers, payload_hash, access_key, 
     scope = "%s/%s/%s/aws4_request" % (date, region, service)
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
                          sha256_hex(canonical.encode("utf-8"))])
-    k = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
-    k = _hmac(k, region)
-    k = _hmac(k, service)
-    k = _hmac(k, "aws4_request")
+    k = sigv4_signing_key(secret_key, date, region, service)
     sig = hmac.new(k, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     return "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
         access_key, scope, ";".join(names), sig)
+
+
+def sigv4_signing_key(secret_key, date, region=REGION, service="s3"):
+    k = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    return _hmac(k, "aws4_request")
+
+
+def aws_chunked_signed(body, chunk_size, seed_signature, amz_date, secret_key, region=REGION):
+    """body encoded as STREAMING-AWS4-HMAC-SHA256-PAYLOAD: chunks of chunk_size bytes, each
+    'hex;chunk-signature=SIG' CRLF data CRLF, chained from the seed (request) signature, ending
+    in the signed zero-length chunk. Returns (encoded bytes, list of the chunk signatures)."""
+    key = sigv4_signing_key(secret_key, amz_date[:8], region)
+    scope = "%s/%s/s3/aws4_request" % (amz_date[:8], region)
+    prev, out, sigs = seed_signature, [], []
+    pieces = [body[i:i + chunk_size] for i in range(0, len(body), chunk_size)] + [b""]
+    for piece in pieces:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, sha256_hex(b""),
+                             sha256_hex(piece)])
+        prev = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        sigs.append(prev)
+        out.append(b"%x;chunk-signature=%s\r\n%s\r\n" % (len(piece), prev.encode(), piece))
+    return b"".join(out), sigs
+
+
+def aws_chunked_trailer(body, chunk_size, trailer_name, trailer_value):
+    """body encoded as STREAMING-UNSIGNED-PAYLOAD-TRAILER: 'hex' CRLF data CRLF chunks, the zero
+    chunk, then 'name:value' CRLF and the closing CRLF."""
+    out = [b"%x\r\n%s\r\n" % (len(body[i:i + chunk_size]), body[i:i + chunk_size])
+           for i in range(0, len(body), chunk_size)]
+    out.append(b"0\r\n%s:%s\r\n\r\n" % (trailer_name.encode(), trailer_value.encode()))
+    return b"".join(out)
 
 
 class RawResponse:

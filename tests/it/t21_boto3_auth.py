@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore  # noqa: E402
 
 from cairn_it import (  # noqa: E402
-    CairnTestCase, RawResponse, amz_now, etag_of, raw_request, sha256_hex, sigv4_authorization,
+    CairnTestCase, RawResponse, amz_now, aws_chunked_signed, aws_chunked_trailer, checksum_b64,
+    etag_of, raw_request, sha256_hex, sigv4_authorization,
 )
 
 
@@ -282,6 +283,108 @@ class AuthErrorTests(CairnTestCase):
         r = raw_request(self.port, "PUT", path, headers=hdrs, body=b"body")
         self.assertRawError(r, "InvalidRequest", 400)
         self.assertS3Error("404", 404, self.s3.head_object, Bucket=self.bucket, Key="no-sha")
+
+
+class ChunkedUploadTests(CairnTestCase):
+    """aws-chunked bodies built by hand: signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, what
+    the Java SDK v1 and MinIO's clients send over plain HTTP) and unsigned chunks with a trailing
+    checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER, what the newer SDKs send)."""
+
+    @classmethod
+    def setUpFixtures(cls):
+        cls.bucket = cls.unique("chunked")
+        cls.s3.create_bucket(Bucket=cls.bucket)
+        cls.body = os.urandom(150_000)
+
+    def put_chunked(self, key, mode, encoded, decoded_len, extra=None):
+        path = "/%s/%s" % (self.bucket, key)
+        now = amz_now()
+        hdrs = {"host": "127.0.0.1:%d" % self.port, "x-amz-date": now,
+                "x-amz-content-sha256": mode, "content-encoding": "aws-chunked",
+                "x-amz-decoded-content-length": str(decoded_len)}
+        hdrs.update(extra or {})
+        auth = sigv4_authorization("PUT", path, None, hdrs, mode, self.root[0], self.root[1], now)
+        hdrs["Authorization"] = auth
+        return raw_request(self.port, "PUT", path, headers=hdrs, body=encoded), auth, now
+
+    def signed(self, key, tamper=None):
+        """A signed chunked PUT of self.body in 64 KiB chunks; tamper(encoded) may alter the
+        bytes after signing."""
+        mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+        path = "/%s/%s" % (self.bucket, key)
+        now = amz_now()
+        hdrs = {"host": "127.0.0.1:%d" % self.port, "x-amz-date": now,
+                "x-amz-content-sha256": mode, "content-encoding": "aws-chunked",
+                "x-amz-decoded-content-length": str(len(self.body))}
+        auth = sigv4_authorization("PUT", path, None, hdrs, mode, self.root[0], self.root[1], now)
+        seed = auth.rsplit("Signature=", 1)[1]
+        encoded, _ = aws_chunked_signed(self.body, 65536, seed, now, self.root[1])
+        if tamper:
+            encoded = tamper(encoded)
+        hdrs["Authorization"] = auth
+        return raw_request(self.port, "PUT", path, headers=hdrs, body=encoded)
+
+    def assertAbsent(self, key):
+        self.assertS3Error("404", 404, self.s3.head_object, Bucket=self.bucket, Key=key)
+
+    def test_signed_chunks(self):
+        r = self.signed("signed")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers.get("etag"), etag_of(self.body))
+        g = self.s3.get_object(Bucket=self.bucket, Key="signed")
+        self.assertEqual(g["Body"].read(), self.body)
+        self.assertEqual(g["ContentLength"], len(self.body))
+        self.assertNotIn("aws-chunked", g.get("ContentEncoding") or "")
+
+    def test_signed_chunk_data_tampered(self):
+        def flip(enc):
+            i = enc.index(b"\r\n", enc.index(b"\r\n") + 2) + 100  # inside chunk 2's data
+            return enc[:i] + bytes([enc[i] ^ 1]) + enc[i + 1:]
+
+        self.assertRawError(self.signed("tampered", flip), "SignatureDoesNotMatch", 403)
+        self.assertAbsent("tampered")
+
+    def test_signed_final_chunk_signature_wrong(self):
+        def zero_last(enc):
+            i = enc.rindex(b"chunk-signature=") + len(b"chunk-signature=")
+            return enc[:i] + b"0" * 64 + enc[i + 64:]
+
+        self.assertRawError(self.signed("bad-final", zero_last), "SignatureDoesNotMatch", 403)
+        self.assertAbsent("bad-final")
+
+    def test_signed_body_cut_short(self):
+        def drop_final(enc):
+            return enc[:enc.rindex(b"0;chunk-signature=")]
+
+        r = self.signed("cut", drop_final)
+        self.assertEqual(r.status, 400, r)
+        self.assertAbsent("cut")
+
+    def test_unsigned_trailer_crc32(self):
+        crc = checksum_b64("CRC32", self.body)
+        enc = aws_chunked_trailer(self.body, 65536, "x-amz-checksum-crc32", crc)
+        r, _, _ = self.put_chunked("trailer", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", enc,
+                                   len(self.body), {"x-amz-trailer": "x-amz-checksum-crc32"})
+        self.assertEqual(r.status, 200, r)
+        g = self.s3.get_object(Bucket=self.bucket, Key="trailer", ChecksumMode="ENABLED")
+        self.assertEqual(g["Body"].read(), self.body)
+        self.assertEqual(g.get("ChecksumCRC32"), crc)
+
+    def test_unsigned_trailer_wrong_checksum(self):
+        enc = aws_chunked_trailer(self.body, 65536, "x-amz-checksum-crc32",
+                                  checksum_b64("CRC32", b"other"))
+        r, _, _ = self.put_chunked("bad-trailer", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", enc,
+                                   len(self.body), {"x-amz-trailer": "x-amz-checksum-crc32"})
+        self.assertRawError(r, "BadDigest", 400)
+        self.assertAbsent("bad-trailer")
+
+    def test_decoded_length_mismatch(self):
+        enc = aws_chunked_trailer(self.body, 65536, "x-amz-checksum-crc32",
+                                  checksum_b64("CRC32", self.body))
+        r, _, _ = self.put_chunked("bad-length", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", enc,
+                                   len(self.body) + 10, {"x-amz-trailer": "x-amz-checksum-crc32"})
+        self.assertEqual(r.status, 400, r)
+        self.assertAbsent("bad-length")
 
 
 class IsolationTests(CairnTestCase):
