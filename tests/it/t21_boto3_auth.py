@@ -378,6 +378,37 @@ class ChunkedUploadTests(CairnTestCase):
         self.assertRawError(r, "BadDigest", 400)
         self.assertAbsent("bad-trailer")
 
+    def test_unsigned_trailer_http_chunked(self):
+        # What the JS SDK v3 sends for a stream body: no Content-Length, HTTP chunked transfer
+        # coding around the aws-chunked body, the length in x-amz-decoded-content-length.
+        crc = checksum_b64("CRC32", self.body)
+        enc = aws_chunked_trailer(self.body, 65536, "x-amz-checksum-crc32", crc)
+        mode = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+        path = "/%s/te-chunked" % self.bucket
+        now = amz_now()
+        hdrs = {"host": "127.0.0.1:%d" % self.port, "x-amz-date": now,
+                "x-amz-content-sha256": mode, "content-encoding": "aws-chunked",
+                "x-amz-decoded-content-length": str(len(self.body)),
+                "x-amz-trailer": "x-amz-checksum-crc32"}
+        hdrs["Authorization"] = sigv4_authorization("PUT", path, None, hdrs, mode, self.root[0],
+                                                    self.root[1], now)
+        hdrs["Transfer-Encoding"] = "chunked"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            pieces = [enc[i:i + 30000] for i in range(0, len(enc), 30000)]
+            try:
+                conn.request("PUT", path, body=iter(pieces), headers=hdrs, encode_chunked=True)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # answered (and closed) before the body was read: read that answer
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        self.assertEqual(resp.status, 200, data)
+        g = self.s3.get_object(Bucket=self.bucket, Key="te-chunked", ChecksumMode="ENABLED")
+        self.assertEqual(g["Body"].read(), self.body)
+        self.assertEqual(g.get("ChecksumCRC32"), crc)
+
     def test_decoded_length_mismatch(self):
         enc = aws_chunked_trailer(self.body, 65536, "x-amz-checksum-crc32",
                                   checksum_b64("CRC32", self.body))
