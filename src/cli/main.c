@@ -21,6 +21,10 @@ static const char usage_text[] =
     "  user add DATADIR NAME            create a user; prints its access key and secret once\n"
     "  user list DATADIR                list users and their access keys\n"
     "  user remove DATADIR NAME         remove a user\n"
+    "  uploads list DATADIR [BUCKET]    multipart uploads in progress: id, bucket, key,\n"
+    "                                   initiated, parts, bytes (tab-separated)\n"
+    "  uploads abort DATADIR UPLOAD_ID  abort an upload, releasing what it holds (works\n"
+    "                                   beside a running cairnd)\n"
     "  demo                             import two similar files into a temp dir, show dedup\n"
     "  --help                           this text\n"
     "\n"
@@ -70,6 +74,7 @@ struct command {
 static const struct command commands[] = {
     {"import", cli_import}, {"cat", cli_cat},	{"stats", cli_stats},
     {"fsck", cli_fsck},	    {"user", cli_user}, {"demo", cli_demo},
+    {"uploads", cli_uploads},
 };
 
 int
