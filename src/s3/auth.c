@@ -157,6 +157,37 @@ auth_v4_query(const struct s3req *r, const char *region, int64_t now, auth_looku
 	return auth_v4_verify(r, SIGV4_UNSIGNED_PAYLOAD, lookup, arg, out, s3e);
 }
 
+/* SigV2's CanonicalizedResource names the bucket: a virtual-hosted request signs "/bucket" and
+ * its path; a bucket addressed path-style as "/bucket" is signed by SDKs (botocore) as
+ * "/bucket/", which S3 accepts, so that form is tried too. */
+static int
+auth_v2_verify(const struct s3req *r, struct sigv2_request *req, const struct sigv2_auth *a,
+	       const char *secret, enum s3_error *s3e)
+{
+	bool bare_bucket = !r->virtual_host && r->bucket[0] && r->key.len == 0 &&
+			   r->target[r->path_len - 1] != '/';
+	struct buf path;
+	int rc;
+
+	if (!r->virtual_host) {
+		rc = sigv2_verify(req, a, secret, strlen(secret), s3e);
+		if (rc != CAIRN_E_BADDIGEST || !bare_bucket)
+			return rc;
+	}
+	buf_init(&path, S3REQ_TARGET_MAX + S3REQ_BUCKET_SEGMENT_MAX + 2);
+	if (r->virtual_host)
+		rc = buf_printf(&path, "/%s%.*s", r->bucket, (int)r->path_len, r->target);
+	else
+		rc = buf_printf(&path, "%.*s/", (int)r->path_len, r->target);
+	if (rc == 0) {
+		req->path = (const char *)path.p;
+		req->path_len = path.len;
+		rc = sigv2_verify(req, a, secret, strlen(secret), s3e);
+	}
+	buf_fini(&path);
+	return rc;
+}
+
 static int
 auth_v2(const struct s3req *r, const char *authz, int64_t now, auth_lookup_fn lookup, void *arg,
 	struct auth_result *out, enum s3_error *s3e)
@@ -176,7 +207,7 @@ auth_v2(const struct s3req *r, const char *authz, int64_t now, auth_lookup_fn lo
 	rc = auth_lookup(lookup, arg, a.access_key, &id, out, s3e);
 	if (rc < 0)
 		return rc;
-	rc = sigv2_verify(&req, &a, id.secret, strlen(id.secret), s3e);
+	rc = auth_v2_verify(r, &req, &a, id.secret, s3e);
 	OPENSSL_cleanse(&id, sizeof(id));
 	out->payload = AUTH_PAYLOAD_UNSIGNED;
 	return rc < 0 ? CAIRN_E_INVAL : 0;

@@ -126,8 +126,10 @@ ops_put_size(struct server_req *r)
 	static const char *const names[] = {"x-amz-decoded-content-length", "content-length"};
 	size_t i;
 
-	/* S3 wants the length up front (no chunked transfer-encoding for PutObject). */
-	if (!s3req_header(&r->s3, "content-length"))
+	/* S3 wants the length up front: Content-Length, or for aws-chunked bodies (which SDKs
+	 * may send with chunked transfer-encoding) x-amz-decoded-content-length. */
+	if (!s3req_header(&r->s3, "content-length") &&
+	    !s3req_header(&r->s3, "x-amz-decoded-content-length"))
 		return server_req_fail(r, S3E_MISSING_CONTENT_LENGTH, NULL);
 
 	for (i = 0; i < 2; i++) {
