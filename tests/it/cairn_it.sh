@@ -56,10 +56,10 @@ trap it_cleanup EXIT
 trap 'exit 130' INT TERM
 
 it_start() {
-	local envf="$IT_TMP/server.env" i
+	local envf="$IT_TMP/server.env"
 	python3 "$IT_DIR/cairn_it.py" serve "$envf" &
 	IT_SERVE_PID=$!
-	for i in $(seq 1 600); do
+	for _ in $(seq 1 600); do
 		[ -f "$envf" ] && break
 		if ! kill -0 "$IT_SERVE_PID" 2>/dev/null; then
 			wait "$IT_SERVE_PID" || true
@@ -81,7 +81,9 @@ it_add_user() {
 	out=$("${CAIRN_BUILD:-$IT_DIR/../../build}/cairn" user add "$CAIRN_DATA" "$1")
 	USER_AK=$(printf '%s\n' "$out" | sed -n 's/^access_key_id: *//p')
 	USER_SK=$(printf '%s\n' "$out" | sed -n 's/^secret_access_key: *//p')
-	[ -n "$USER_AK" ] && [ -n "$USER_SK" ] || it_fail "cairn user add printed: $out"
+	if [ -z "$USER_AK" ] || [ -z "$USER_SK" ]; then
+		it_fail "cairn user add printed: $out"
+	fi
 }
 
 # Writes a small tree of test files under $1: nested dirs, an empty file, names with spaces,

@@ -82,8 +82,9 @@ step "wrong secret is refused"
 got=$(curl -sS --aws-sigv4 "aws:amz:$CAIRN_REGION:s3" --user "$CAIRN_AK:wrong$CAIRN_SK" \
 	-H "x-amz-content-sha256: $EMPTY_SHA" -o "$IT_TMP/body" -w '%{http_code}' \
 	"$url/ci/artifact.bin")
-[ "$got" = 403 ] && grep -q "<Code>SignatureDoesNotMatch</Code>" "$IT_TMP/body" ||
+if [ "$got" != 403 ] || ! grep -q "<Code>SignatureDoesNotMatch</Code>" "$IT_TMP/body"; then
 	it_fail "wrong secret: $got $(cat "$IT_TMP/body")"
+fi
 
 step "delete objects and bucket"
 for k in ci/artifact.bin ci/signed.txt ci/with%20space.txt; do

@@ -33,7 +33,7 @@ s3c() {
 
 for v2 in False True; do
 	tag=s3cmd-v2-$v2
-	b=s3cmd-$(printf '%s' "$v2" | tr 'A-Z' 'a-z')-$RANDOM$RANDOM
+	b=s3cmd-$(printf '%s' "$v2" | tr '[:upper:]' '[:lower:]')-$RANDOM$RANDOM
 	dst=$IT_TMP/$tag
 	s3cmd_conf "$v2"
 

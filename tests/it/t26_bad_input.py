@@ -130,9 +130,10 @@ class BadInputTests(CairnTestCase):
     # ---- authentication ----
 
     def test_malformed_authorization(self):
-        for auth in ("AWS4-HMAC-SHA256 Credential=", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e/f/g, "
-                     "SignedHeaders=, Signature=", "AWS4-HMAC-SHA256 ,,,,=,=,", "AWS4-HMAC-SHA256 " +
-                     "Credential=" + "x" * 5000):
+        for auth in ("AWS4-HMAC-SHA256 Credential=",
+                     "AWS4-HMAC-SHA256 Credential=a/b/c/d/e/f/g, SignedHeaders=, Signature=",
+                     "AWS4-HMAC-SHA256 ,,,,=,=,",
+                     "AWS4-HMAC-SHA256 Credential=" + "x" * 5000):
             with self.subTest(auth=auth[:60]):
                 r = self.raw("PUT", "/%s/victim" % self.bucket, creds=None, body=b"evil",
                              headers={"Authorization": auth, "x-amz-date": amz_now(),
@@ -202,7 +203,8 @@ class BadInputTests(CairnTestCase):
     def test_missing_content_length(self):
         path = "/%s/chunked" % self.bucket
         head = self.signed_head("PUT", path, "UNSIGNED-PAYLOAD")
-        data = head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nevil\r\n0\r\n\r\n"
+        data = (head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                b"4\r\nevil\r\n0\r\n\r\n")
         self.raw_xml_error(data, "MissingContentLength", 411)
 
     def test_entity_too_large(self):
