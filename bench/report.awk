@@ -37,8 +37,11 @@ $1 == "T" {
 }
 
 END {
-	printf "== cairn make bench: %s cores, work dir on %s, %s s%s ==\n", info["cores"], info["fs"],
-		info["seconds"], info["quick"] == 1 ? " (QUICK: small sizes, not comparable)" : ""
+	printf "== cairn make bench: %s cores, work dir on %s, %s s, load average %s before, %s after%s ==\n",
+		info["cores"], info["fs"], info["seconds"], info["load_start"], info["load_end"],
+		info["quick"] == 1 ? " (QUICK: small sizes, not comparable)" : ""
+	if (info["load_start"] + 0 > 1 || info["load_end"] + 0 > info["cores"] + 1)
+		printf "WARNING: the machine was busy with other work: throughput and time figures are low and noisy (byte counts are exact)\n"
 	print_metrics()
 	print_dedup()
 	print_sweep()

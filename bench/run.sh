@@ -25,6 +25,7 @@ JSON=$BUILD/bench.json
 TXT=$BUILD/bench.txt
 CHILD=
 START_NS=$(date +%s%N)
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
 
 if [ "$QUICK" = 1 ]; then
 	INGEST_SIZE=$((128 << 20))
@@ -284,6 +285,11 @@ progress "done"
 printf 'I\tdefault_avg\t%s\nI\tzstd_level\t%s\nI\tquick\t%s\nI\tfs\t%s\nI\tcores\t%s\nI\tseconds\t%s\n' \
 	"${DEFAULT_AVG:-0}" "${DEFAULT_ZSTD:-3}" "$QUICK" "$(fs_type "$BASE")" "$(nproc)" \
 	$((($(date +%s%N) - START_NS) / 1000000000)) >>"$RES"
+# The 1-minute load average before the run and after it (the bench itself keeps one or two cores
+# busy): other work on the machine makes the throughput rows meaningless; the byte counts are not
+# affected.
+printf 'I\tload_start\t%s\nI\tload_end\t%s\n' "$LOAD_START" \
+	"$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)" >>"$RES"
 awk -F'\t' -f bench/targets.awk "$RES" >>"$RES"
 awk -F'\t' -f bench/report.awk "$RES" | tee "$TXT"
 awk -F'\t' -f bench/json.awk "$RES" >"$JSON"
