@@ -89,13 +89,11 @@ cairnd_flags(struct conf *c, int argc, char **argv)
 			goto bad;
 		memcpy(name, arg, len);
 		name[len] = 0;
-		if (!eq && i + 1 >= argc)
+		if ((strcmp(name, "config") != 0 && !conf_is_key(name)) || (!eq && i + 1 >= argc))
 			goto bad;
 		value = eq ? eq + 1 : argv[++i];
 		if (strcmp(name, "config") == 0)
 			continue;
-		if (!conf_is_key(name))
-			goto bad;
 		if (conf_set(c, name, value) < 0) {
 			fprintf(stderr, "cairnd: bad value for --%s: %s\n", name, value);
 			return -1;
