@@ -183,7 +183,8 @@ function table(    i, r, w, reason) {
 		printf "%s%s\n", i == 1 ? "\nfailed runs\n  " : "  ", fails[i]
 	for (i = 1; i <= nnotes; i++)
 		printf "%s%s\n", i == 1 ? "\nnotes\n  " : "  ", notes[i]
-	printf "\n%s s\n", info["seconds"]
+	printf "\n%s s; load average %s at the start, %s at the end (%s cores: more means other work " \
+		"shared the machine)\n", info["seconds"], info["loadavg_start"], info["loadavg_end"], info["cores"]
 }
 
 function jside(r, srv,    k, n, a, i, s, f) {
