@@ -616,7 +616,9 @@ class CairnTestCase(unittest.TestCase):
         cls.endpoint = cls.server.endpoint
         cls.port = cls.server.port
         cls.root = (cls.server.access_key, cls.server.secret_key)
-        cls.s3 = cls.client()
+        cls.s3 = cls.client()  # path-style, botocore's default signer (SigV4), no retries
+        cls.s3v4 = cls.client(signature_version="s3v4")
+        cls.s3_default = cls.client(default_config=True)  # no Config at all
         cls.setUpFixtures()
 
     @classmethod

@@ -274,7 +274,7 @@ class ObjectTests(CairnTestCase):
 
     def test_default_client_checksum(self):
         # boto3's default config sends a CRC32 with every PutObject (when_supported).
-        s3d = self.client(default_config=True)
+        s3d = self.s3_default
         data = os.urandom(20_000)
         s3d.put_object(Bucket=self.bucket, Key="default-sum", Body=data)
         g = s3d.get_object(Bucket=self.bucket, Key="default-sum", ChecksumMode="ENABLED")

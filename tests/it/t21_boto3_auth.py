@@ -44,7 +44,7 @@ class PresignTests(CairnTestCase):
         cls.s3.create_bucket(Bucket=cls.bucket)
         cls.data = os.urandom(30_000)
         cls.s3.put_object(Bucket=cls.bucket, Key="obj key+1", Body=cls.data)
-        cls.v4 = cls.client(signature_version="s3v4")
+        cls.v4 = cls.s3v4
         cls.v2 = cls.client(signature_version="s3")
 
     def url(self, client, op="get_object", key="obj key+1", expires=300, **params):
@@ -80,7 +80,7 @@ class PresignTests(CairnTestCase):
                          body)
 
     def test_default_config(self):
-        r = fetch(self.url(self.client(default_config=True)))
+        r = fetch(self.url(self.s3_default))
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.body, self.data)
 
