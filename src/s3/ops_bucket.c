@@ -59,7 +59,7 @@ ops_create_bucket(struct server_req *r)
 	const char *name = r->s3.bucket;
 	const char *lock = s3req_header(&r->s3, "x-amz-bucket-object-lock-enabled");
 	struct index_bucket existing;
-	char location[S3NAME_BUCKET_MAX + 2];
+	char location[S3REQ_BUCKET_SEGMENT_MAX + 2];
 	int rc;
 
 	if (!s3name_bucket_is_valid(name, strlen(name))) {
