@@ -620,6 +620,25 @@ test_delete_objects(void **state)
 	server_req_free(r);
 	assert_int_equal(status_of(CALL("GET", "/dels/a")), 404);
 	assert_int_equal(status_of(CALL("GET", "/dels/c")), 200);
+	/* Quiet mode lists only failures; a version other than null is one. */
+	{
+		static const char quiet[] =
+		    "<Delete><Quiet>true</Quiet><Object><Key>c</Key></Object>"
+		    "<Object><Key>c</Key><VersionId>v1</VersionId></Object>"
+		    "</Delete>";
+
+		assert_int_equal(
+		    EVP_Digest(quiet, sizeof(quiet) - 1, digest, NULL, EVP_md5(), NULL), 1);
+		base64_encode(digest, sizeof(digest), b64);
+		r = run(CALL("POST", "/dels?delete", .headers = hdrs, .body = quiet,
+			     .len = sizeof(quiet) - 1));
+		assert_int_equal(r->resp.status, 200);
+		assert_false(body_has(r, "<Deleted>"));
+		assert_true(
+		    body_has(r, "<Error><Key>c</Key><VersionId>v1</VersionId><Code>NoSuchVersion"));
+		server_req_free(r);
+	}
+	assert_int_equal(status_of(CALL("GET", "/dels/c")), 404);
 }
 
 /* A presigned GET: query-string SigV4 with an expiry. */
