@@ -15,6 +15,8 @@
  *   meta     name                                 -> small values (next object id, format)
  *   uploads  bucket name, NUL, upload id          -> struct index_upload (+ key, meta blob)
  *   parts    upload id, part number (u32 BE)      -> struct index_part
+ *   heals    object id (u64 BE)                   -> bucket, NUL, key: completed multipart
+ *            objects whose part seams are still to be re-chunked
  * Every value starts with a version byte; a value with an unknown version reads as
  * CAIRN_E_VERSION. Big-endian integer keys sort numerically under LMDB's byte comparison, and
  * "bucket NUL key" sorts objects by bucket, then by key bytes (S3 list order).
@@ -152,6 +154,9 @@ int index_page_put(struct index_txn *txn, uint64_t oid, uint64_t start,
 		   const struct index_page_entry *e, size_t n);
 int index_page_find(struct index_txn *txn, uint64_t oid, uint64_t off, uint64_t *start,
 		    struct index_page_entry *out, size_t *n);
+/* Deletes the page of oid starting at start. Returns 0 or CAIRN_E_NOTFOUND. (Added for the seam
+ * healing of multipart objects, which rewrites a few pages in place.) */
+int index_page_del(struct index_txn *txn, uint64_t oid, uint64_t start);
 /* Calls fn for each page of oid in offset order (entries valid only during the call); fn returns
  * non-zero to stop. With del set, each page is deleted after fn returns 0 for it. */
 int index_page_iter(struct index_txn *txn, uint64_t oid, bool del,
@@ -243,6 +248,15 @@ int index_part_del(struct index_txn *txn, const char *id, uint32_t number);
 int index_part_iter(struct index_txn *txn, const char *id, uint32_t after,
 		    int (*fn)(const char *id, uint32_t number, const struct index_part *p,
 			      void *arg),
+		    void *arg);
+
+/* Heals: completed multipart objects whose seams wait for re-chunking, by oid. put: bucket and
+ * key are copied (CAIRN_E_INVAL when too long). del: CAIRN_E_NOTFOUND. iter: in oid order; the
+ * key is valid during the call; fn returns non-zero to stop (returned) and may delete entries. */
+int index_heal_put(struct index_txn *txn, uint64_t oid, const char *bucket, struct slice key);
+int index_heal_del(struct index_txn *txn, uint64_t oid);
+int index_heal_iter(struct index_txn *txn,
+		    int (*fn)(uint64_t oid, const char *bucket, struct slice key, void *arg),
 		    void *arg);
 
 #endif

@@ -37,7 +37,7 @@ static const char *const index_db_names[INDEX_DB_COUNT] = {
     [INDEX_DB_CHUNKS] = "chunks",     [INDEX_DB_PACKS] = "packs",
     [INDEX_DB_ZOMBIES] = "zombies",   [INDEX_DB_USERS] = "users",
     [INDEX_DB_META] = "meta",	      [INDEX_DB_UPLOADS] = "uploads",
-    [INDEX_DB_PARTS] = "parts",
+    [INDEX_DB_PARTS] = "parts",	      [INDEX_DB_HEALS] = "heals",
 };
 
 int

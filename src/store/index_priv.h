@@ -35,6 +35,7 @@ enum index_db {
 	INDEX_DB_META,
 	INDEX_DB_UPLOADS, /* multipart uploads in progress (index_uploads.c) */
 	INDEX_DB_PARTS,	  /* their parts */
+	INDEX_DB_HEALS,	  /* completed multipart objects whose seams wait for re-chunking */
 	INDEX_DB_COUNT,
 };
 

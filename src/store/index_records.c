@@ -446,6 +446,16 @@ index_page_put(struct index_txn *txn, uint64_t oid, uint64_t start,
 	return 0;
 }
 
+int
+index_page_del(struct index_txn *txn, uint64_t oid, uint64_t start)
+{
+	uint8_t kb[INDEX_PAGE_KEY_LEN];
+	MDB_val k;
+
+	index_page_key(kb, oid, start, &k);
+	return index_db_del(txn, INDEX_DB_PAGES, &k);
+}
+
 /* Positions c on the last page of oid starting at or before off; CAIRN_E_NOTFOUND if none. */
 static int
 index_page_seek(struct index_txn *txn, MDB_cursor *c, uint64_t oid, uint64_t off, MDB_val *k,

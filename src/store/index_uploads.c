@@ -1,11 +1,13 @@
 /*
- * index_uploads.c — the multipart upload tables: uploads and parts (index.h).
+ * index_uploads.c — the multipart upload tables: uploads, parts, and heals (completed multipart
+ * objects whose part seams wait for re-chunking) (index.h).
  *
  * Value layouts (after the version byte; integers little-endian):
  *   upload  initiated_ns i64, checksum_algo u8, checksum_type u8, owner (u8 length + bytes),
  *           key (u16 length + bytes), meta (u32 length + bytes)
  *   part    oid u64, size u64, mtime_ns i64, md5 16 bytes, nchunks u64,
  *           checksum (u8 length + bytes)
+ *   heal    bucket, NUL, key bytes (keyed by the object's oid, u64 BE)
  * Keys: upload "bucket NUL id" (at most 63 + 1 + 32 bytes, well inside LMDB's key limit); part
  * "id, number u32 BE", so one upload's parts are adjacent and in number order.
  *
@@ -411,4 +413,106 @@ index_part_iter(struct index_txn *txn, const char *id, uint32_t after,
 	}
 	mdb_cursor_close(c);
 	return rc == CAIRN_E_NOTFOUND || past ? 0 : rc;
+}
+
+/* ---- heals ---- */
+
+#define HEAL_VALUE_MAX (1 + INDEX_BUCKET_NAME_MAX + 1 + INDEX_KEY_MAX)
+
+int
+index_heal_put(struct index_txn *txn, uint64_t oid, const char *bucket, struct slice key)
+{
+	size_t blen = bucket ? strnlen(bucket, INDEX_BUCKET_NAME_MAX + 1) : 0, len;
+	uint8_t kb[8];
+	MDB_val k = {.mv_size = 8, .mv_data = kb};
+	struct index_wr w;
+	uint8_t *p;
+	int rc;
+
+	if (blen == 0 || blen > INDEX_BUCKET_NAME_MAX || key.len == 0 || key.len > INDEX_KEY_MAX)
+		return CAIRN_E_INVAL;
+	len = 1 + blen + 1 + key.len;
+	index_be64_put(kb, oid);
+	rc = index_db_put(txn, INDEX_DB_HEALS, &k, len, &p);
+	if (rc < 0)
+		return rc;
+	index_wr_init(&w, p, len);
+	index_wr_u8(&w, INDEX_RECORD_VERSION);
+	index_wr_bytes(&w, bucket, blen);
+	index_wr_u8(&w, 0);
+	index_wr_bytes(&w, key.p, key.len);
+	index_wr_done(&w);
+	return 0;
+}
+
+int
+index_heal_del(struct index_txn *txn, uint64_t oid)
+{
+	uint8_t kb[8];
+	MDB_val k = {.mv_size = 8, .mv_data = kb};
+
+	if (txn->ix->absent[INDEX_DB_HEALS])
+		return CAIRN_E_NOTFOUND;
+	index_be64_put(kb, oid);
+	return index_db_del(txn, INDEX_DB_HEALS, &k);
+}
+
+/* Splits a heal value and calls fn. */
+static int
+heal_walk_one(const MDB_val *k, const MDB_val *v,
+	      int (*fn)(uint64_t, const char *, struct slice, void *), void *arg)
+{
+	char bucket[INDEX_BUCKET_NAME_MAX + 1];
+	const uint8_t *p = v->mv_data, *nul;
+	struct slice key;
+	size_t blen;
+
+	if (k->mv_size != 8 || v->mv_size < 4 || v->mv_size > HEAL_VALUE_MAX)
+		return CAIRN_E_CORRUPT;
+	if (p[0] != INDEX_RECORD_VERSION)
+		return CAIRN_E_VERSION;
+	nul = memchr(p + 1, 0, v->mv_size - 1);
+	if (!nul)
+		return CAIRN_E_CORRUPT;
+	blen = (size_t)(nul - p - 1);
+	key.p = nul + 1;
+	key.len = v->mv_size - 2 - blen;
+	if (blen == 0 || blen > INDEX_BUCKET_NAME_MAX || key.len == 0)
+		return CAIRN_E_CORRUPT;
+	memcpy(bucket, p + 1, blen);
+	bucket[blen] = 0;
+	return fn(index_be64_get(k->mv_data), bucket, key, arg);
+}
+
+int
+index_heal_iter(struct index_txn *txn,
+		int (*fn)(uint64_t oid, const char *bucket, struct slice key, void *arg), void *arg)
+{
+	uint8_t last[8];
+	size_t last_len = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (txn->ix->absent[INDEX_DB_HEALS])
+		return 0;
+	rc = index_db_cursor(txn, INDEX_DB_HEALS, &c);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = walk_seek(txn, c, last, last_len, NULL, 0, &k, &v);
+		if (rc < 0)
+			break;
+		if (k.mv_size != 8) {
+			rc = CAIRN_E_CORRUPT;
+			break;
+		}
+		memcpy(last, k.mv_data, 8);
+		last_len = 8;
+		rc = heal_walk_one(&k, &v, fn, arg);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
