@@ -223,16 +223,29 @@ int store_upload_list(struct store *st, const char *bucket, const struct store_u
  * them. Returns 0 or the first error (uploads aborted before it stay aborted). */
 int store_upload_sweep(struct store *st, int64_t cutoff_ns, uint64_t *n);
 
-struct store_sweeper;
+/* ---- seam healing and the background worker ---- */
 
-/* Starts a thread that calls store_upload_sweep() for uploads older than max_age_s seconds, at
- * start and then every interval_s seconds (0: max_age_s / 4, between 1 s and 1 h). Returns 0,
- * CAIRN_E_INVAL (max_age_s is 0: no sweep wanted), CAIRN_E_READONLY, or -errno. */
-int store_sweeper_start(struct store *st, uint64_t max_age_s, uint64_t interval_s,
-			struct store_sweeper **out);
+/*
+ * Heals queued completed multipart objects (store_upload_heal.c): around every part boundary the
+ * chunks are cut again as a single streaming put of the same bytes would cut them, so that the
+ * same data uploaded with other part sizes (or by one PUT) deduplicates completely. Completion
+ * queues the object; this takes up to 16 queued objects per call. *objects and *seams (either may
+ * be NULL) count what was healed. An object a reader has open stays queued for a later call.
+ * Returns 0, CAIRN_E_READONLY, or an error.
+ */
+int store_upload_heal(struct store *st, uint64_t *objects, uint64_t *seams);
 
-/* Stops and joins the sweep thread (waits for a sweep in progress). NULL is a no-op. Call before
- * store_close(). */
-void store_sweeper_stop(struct store_sweeper *sw);
+struct store_upload_worker;
+
+/* Starts a thread that heals completed multipart objects (polling the queue every second) and,
+ * when max_age_s > 0, calls store_upload_sweep() for uploads older than max_age_s seconds at
+ * start and then every sweep_interval_s seconds (0: max_age_s / 4, between 1 s and 1 h).
+ * Returns 0, CAIRN_E_INVAL (max_age_s too large), CAIRN_E_READONLY, or -errno. */
+int store_upload_worker_start(struct store *st, uint64_t max_age_s, uint64_t sweep_interval_s,
+			      struct store_upload_worker **out);
+
+/* Stops and joins the thread (waits for the heal or sweep in progress). NULL is a no-op. Call
+ * before store_close(). */
+void store_upload_worker_stop(struct store_upload_worker *w);
 
 #endif

@@ -8,7 +8,7 @@
  * object, deleting the part's pages and record as it goes. The references move with the entries:
  * no refcount changes, no chunk data touched. Parts not listed are released, the upload record
  * goes, the key switches to the new object and the old one is retired (store_pin.c), as in a put
- * commit.
+ * commit. An object of several parts is queued for seam healing (store_upload_heal.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +97,8 @@ complete_switch(struct complete_ctx *c, struct index_txn *txn, bool exists, uint
 	c->obj.nchunks = c->pw.nchunks;
 	c->obj.meta = buf_slice(&c->meta);
 	rc = index_object_put(txn, c->bucket, c->key, &c->obj);
+	if (rc == 0 && c->n > 1) /* seams to re-chunk (store_upload_heal.c) */
+		rc = index_heal_put(txn, c->obj.oid, c->bucket, c->key);
 	if (rc < 0)
 		return rc;
 	if (exists) {

@@ -1,6 +1,6 @@
 /*
- * store_upload_list.c — ListMultipartUploads, the sweep of abandoned uploads, and the thread
- * that runs it.
+ * store_upload_list.c — ListMultipartUploads, the sweep of abandoned uploads, and the
+ * background worker that runs the sweep and seam healing (store_upload_heal.c).
  *
  * Uploads are keyed by (bucket, id) — ids sort by creation time — while S3 lists them by key,
  * then by initiation. Rather than keep a second index by key (keys pass LMDB's key size limit),
@@ -230,12 +230,14 @@ store_upload_sweep(struct store *st, int64_t cutoff_ns, uint64_t *n)
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- the sweep thread ---- */
+/* ---- the worker thread ---- */
 
-struct store_sweeper {
+#define WORKER_HEAL_INTERVAL_S 1
+
+struct store_upload_worker {
 	struct store *st;
-	uint64_t max_age_s;
-	uint64_t interval_s;
+	uint64_t max_age_s; /* 0: no sweep */
+	uint64_t sweep_interval_s;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
@@ -243,89 +245,121 @@ struct store_sweeper {
 };
 
 static void
-sweeper_run_once(struct store_sweeper *sw)
+worker_sweep(struct store_upload_worker *wk)
 {
-	int64_t cutoff = store_now_ns() - (int64_t)sw->max_age_s * 1000000000;
+	int64_t cutoff = store_now_ns() - (int64_t)wk->max_age_s * 1000000000;
 	uint64_t n = 0;
 	int rc;
 
-	rc = store_upload_sweep(sw->st, cutoff, &n);
+	rc = store_upload_sweep(wk->st, cutoff, &n);
 	if (rc < 0)
 		log_error("uploads: sweep failed: %s", cairn_strerror(rc));
 	if (n)
 		log_info("uploads: aborted %llu upload(s) older than %llu s", (unsigned long long)n,
-			 (unsigned long long)sw->max_age_s);
+			 (unsigned long long)wk->max_age_s);
+}
+
+/* Heals until the queue is empty (or only holds objects being read), or stop is asked. */
+static void
+worker_heal(struct store_upload_worker *wk)
+{
+	uint64_t objects;
+	bool stop;
+	int rc;
+
+	do {
+		rc = store_upload_heal(wk->st, &objects, NULL);
+		if (rc < 0)
+			log_error("uploads: healing failed: %s", cairn_strerror(rc));
+		pthread_mutex_lock(&wk->mu);
+		stop = wk->stop;
+		pthread_mutex_unlock(&wk->mu);
+	} while (rc == 0 && objects > 0 && !stop);
 }
 
 static void *
-sweeper_main(void *arg)
+worker_main(void *arg)
 {
-	struct store_sweeper *sw = arg;
-	struct timespec until;
+	struct store_upload_worker *wk = arg;
+	struct timespec now, next_sweep, until;
 
-	pthread_mutex_lock(&sw->mu);
-	while (!sw->stop) {
-		pthread_mutex_unlock(&sw->mu);
-		sweeper_run_once(sw);
+	clock_gettime(CLOCK_MONOTONIC, &next_sweep);
+	pthread_mutex_lock(&wk->mu);
+	while (!wk->stop) {
+		pthread_mutex_unlock(&wk->mu);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (wk->max_age_s && now.tv_sec >= next_sweep.tv_sec) {
+			worker_sweep(wk);
+			next_sweep.tv_sec = now.tv_sec + (time_t)wk->sweep_interval_s;
+		}
+		worker_heal(wk);
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)sw->interval_s;
-		pthread_mutex_lock(&sw->mu);
-		while (!sw->stop && pthread_cond_timedwait(&sw->cv, &sw->mu, &until) != ETIMEDOUT)
+		until.tv_sec += WORKER_HEAL_INTERVAL_S;
+		pthread_mutex_lock(&wk->mu);
+		while (!wk->stop && pthread_cond_timedwait(&wk->cv, &wk->mu, &until) != ETIMEDOUT)
 			;
 	}
-	pthread_mutex_unlock(&sw->mu);
+	pthread_mutex_unlock(&wk->mu);
 	return NULL;
 }
 
-int
-store_sweeper_start(struct store *st, uint64_t max_age_s, uint64_t interval_s,
-		    struct store_sweeper **out)
+static uint64_t
+worker_interval(uint64_t max_age_s, uint64_t interval_s)
 {
-	struct store_sweeper *sw;
+	uint64_t v = interval_s ? interval_s : max_age_s / 4;
+
+	if (v < 1)
+		v = 1;
+	if (!interval_s && v > 3600)
+		v = 3600;
+	return v;
+}
+
+int
+store_upload_worker_start(struct store *st, uint64_t max_age_s, uint64_t sweep_interval_s,
+			  struct store_upload_worker **out)
+{
+	struct store_upload_worker *wk;
 	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
-	if (max_age_s == 0 || max_age_s > INT64_MAX / 1000000000)
+	if (max_age_s > INT64_MAX / 1000000000)
 		return CAIRN_E_INVAL;
 	if (!store_is_writer(st))
 		return CAIRN_E_READONLY;
-	sw = calloc(1, sizeof(*sw));
-	if (!sw)
+	wk = calloc(1, sizeof(*wk));
+	if (!wk)
 		abort();
-	sw->st = st;
-	sw->max_age_s = max_age_s;
-	sw->interval_s = interval_s ? interval_s : max_age_s / 4;
-	if (sw->interval_s < 1)
-		sw->interval_s = 1;
-	if (!interval_s && sw->interval_s > 3600)
-		sw->interval_s = 3600;
-	if (pthread_mutex_init(&sw->mu, NULL) || pthread_condattr_init(&ca) ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&sw->cv, &ca))
+	wk->st = st;
+	wk->max_age_s = max_age_s;
+	wk->sweep_interval_s = worker_interval(max_age_s, sweep_interval_s);
+	if (pthread_mutex_init(&wk->mu, NULL) || pthread_condattr_init(&ca) ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&wk->cv, &ca))
 		abort();
 	pthread_condattr_destroy(&ca);
-	rc = pthread_create(&sw->thread, NULL, sweeper_main, sw);
+	rc = pthread_create(&wk->thread, NULL, worker_main, wk);
 	if (rc != 0) {
-		pthread_cond_destroy(&sw->cv);
-		pthread_mutex_destroy(&sw->mu);
-		free(sw);
+		pthread_cond_destroy(&wk->cv);
+		pthread_mutex_destroy(&wk->mu);
+		free(wk);
 		return -rc;
 	}
-	*out = sw;
+	*out = wk;
 	return 0;
 }
 
 void
-store_sweeper_stop(struct store_sweeper *sw)
+store_upload_worker_stop(struct store_upload_worker *wk)
 {
-	if (!sw)
+	if (!wk)
 		return;
-	pthread_mutex_lock(&sw->mu);
-	sw->stop = true;
-	pthread_cond_signal(&sw->cv);
-	pthread_mutex_unlock(&sw->mu);
-	pthread_join(sw->thread, NULL);
-	pthread_cond_destroy(&sw->cv);
-	pthread_mutex_destroy(&sw->mu);
-	free(sw);
+	pthread_mutex_lock(&wk->mu);
+	wk->stop = true;
+	pthread_cond_signal(&wk->cv);
+	pthread_mutex_unlock(&wk->mu);
+	pthread_join(wk->thread, NULL);
+	pthread_cond_destroy(&wk->cv);
+	pthread_mutex_destroy(&wk->mu);
+	free(wk);
 }

@@ -3,7 +3,8 @@
  *   store_upload.c          create, look up, walk, abort, part commit, ListParts, page writer
  *   store_upload_complete.c CompleteMultipartUpload and the part boundaries in object metadata
  *   store_upload_copy.c     UploadPartCopy
- *   store_upload_list.c     ListMultipartUploads, the sweep and its thread
+ *   store_upload_list.c     ListMultipartUploads, the sweep, the background worker
+ *   store_upload_heal.c     re-chunking the seams of completed objects
  */
 #ifndef CAIRN_STORE_UPLOAD_PRIV_H
 #define CAIRN_STORE_UPLOAD_PRIV_H

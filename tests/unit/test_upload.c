@@ -721,7 +721,7 @@ test_sweep(void **state)
 {
 	struct fx *fx = *state;
 	struct store_stats before = stats(fx->st), after;
-	struct store_sweeper *sw;
+	struct store_upload_worker *sw;
 	char ids[70][STORE_UPLOAD_ID_LEN + 1];
 	struct store_part p;
 	uint64_t n = 99;
@@ -744,9 +744,9 @@ test_sweep(void **state)
 	assert_int_equal(after.chunk_refs, before.chunk_refs);
 	/* The thread: a long max age leaves a fresh upload alone; start/stop are clean. */
 	create(fx->st, "s", ids[0]);
-	assert_int_equal(store_sweeper_start(fx->st, 3600, 0, &sw), 0);
-	store_sweeper_stop(sw);
-	assert_int_equal(store_sweeper_start(fx->st, 0, 0, &sw), CAIRN_E_INVAL);
+	assert_int_equal(store_upload_worker_start(fx->st, 3600, 0, &sw), 0);
+	store_upload_worker_stop(sw);
+	assert_int_equal(store_upload_worker_start(fx->st, UINT64_MAX, 0, &sw), CAIRN_E_INVAL);
 	assert_int_equal(store_upload_walk(fx->st, "b", count_upload, &count), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(store_upload_abort(fx->st, "b", ids[0]), 0);
@@ -973,6 +973,124 @@ test_index_tables(void **state)
 	assert_int_equal(index_write(ix, index_tables_fn, NULL), 1);
 }
 
+/* Puts data as one object (in pieces of 4096 bytes). */
+static void
+put_single(struct store *st, const char *key, const uint8_t *data, size_t len)
+{
+	struct store_object_info info;
+	struct store_put *put;
+	size_t off, n;
+
+	assert_int_equal(store_put_begin(st, &put), 0);
+	for (off = 0; off < len; off += n) {
+		n = len - off < 4096 ? len - off : 4096;
+		assert_int_equal(store_put_write(put, data + off, n), 0);
+	}
+	assert_int_equal(store_put_finish(put, NULL, NULL), 0);
+	assert_int_equal(store_put_commit(put, "b", S(key), no_meta, NULL, &info), 0);
+}
+
+/* Uploads data as parts of the given sizes (the last takes the rest) and completes it. */
+static void
+multipart(struct store *st, const char *key, const uint8_t *data, size_t len, const size_t *sizes,
+	  size_t nparts)
+{
+	struct store_complete_part cp[8];
+	struct store_object_info info;
+	struct store_part p;
+	char id[STORE_UPLOAD_ID_LEN + 1];
+	size_t off = 0, i, n;
+
+	create(st, key, id);
+	for (i = 0; i < nparts; i++) {
+		n = i + 1 == nparts ? len - off : sizes[i];
+		assert_int_equal(put_part(st, key, id, (uint32_t)(i + 1), data + off, n, &p), 0);
+		cpart(&cp[i], &p);
+		off += n;
+	}
+	assert_int_equal(
+	    store_upload_complete(st, "b", S(key), id, cp, nparts, no_meta, NULL, &info), 0);
+}
+
+static void
+assert_bytes(struct store *st, const char *key, const uint8_t *data, size_t len)
+{
+	struct store_object_info info;
+	uint8_t *got;
+	size_t n;
+
+	got = read_all(st, key, &n, &info);
+	assert_int_equal(n, len);
+	assert_memory_equal(got, data, len);
+	free(got);
+}
+
+/* Seam healing: after it, the same bytes as one PUT or with other part sizes store nothing new. */
+static void
+test_heal(void **state)
+{
+	struct fx *fx = *state;
+	static const size_t sizes1[] = {50001, 60013, 40000}, sizes2[] = {33333, 77777, 20000};
+	size_t len = 200000;
+	uint8_t *data = gen_data(21, len);
+	struct store_stats before, unhealed, healed, after;
+	struct store_get *g;
+	uint64_t objs = 0, seams = 0, start, plen;
+	struct buf meta;
+
+	before = stats(fx->st);
+	multipart(fx->st, "mp", data, len, sizes1, 4);
+	unhealed = stats(fx->st);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 1);
+	assert_int_equal(seams, 3);
+	assert_bytes(fx->st, "mp", data, len);
+	assert_fsck_clean(fx->st);
+	healed = stats(fx->st);
+	assert_true(healed.dead_bytes > unhealed.dead_bytes);
+	assert_int_equal(healed.logical_bytes, before.logical_bytes + len);
+	/* Part boundaries are unchanged for partNumber reads. */
+	buf_init(&meta, 1u << 20);
+	assert_int_equal(store_stat(fx->st, "b", S("mp"), &(struct store_object_info){0}, &meta),
+			 0);
+	assert_int_equal(store_meta_part_range(buf_slice(&meta), 3, &start, &plen, NULL), 0);
+	assert_int_equal(start, 110014);
+	buf_fini(&meta);
+	/* Nothing queued any more. */
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 0);
+	/* One PUT of the same bytes: every chunk is already there. */
+	put_single(fx->st, "single", data, len);
+	after = stats(fx->st);
+	assert_int_equal(after.stored_bytes, healed.stored_bytes);
+	assert_int_equal(after.chunks, healed.chunks);
+	/* Other part sizes: new chunks at the seams until healed, then none. */
+	multipart(fx->st, "mp2", data, len, sizes2, 4);
+	assert_true(stats(fx->st).stored_bytes > healed.stored_bytes);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 1);
+	assert_int_equal(stats(fx->st).stored_bytes, healed.stored_bytes);
+	assert_bytes(fx->st, "mp2", data, len);
+	assert_fsck_clean(fx->st);
+	/* A reader holding the object postpones its healing; a deleted object leaves the queue. */
+	multipart(fx->st, "mp3", data, len, sizes2, 3);
+	assert_int_equal(store_get_open(fx->st, "b", S("mp3"), &g), 0);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 0);
+	store_get_close(g);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 1);
+	assert_bytes(fx->st, "mp3", data, len);
+	multipart(fx->st, "mp4", data, len, sizes1, 2);
+	assert_int_equal(store_delete(fx->st, "b", S("mp4")), 0);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 1);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 0);
+	assert_fsck_clean(fx->st);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -989,6 +1107,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_concurrent_parts, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_create_get, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_part_range),
+	    cmocka_unit_test_setup_teardown(test_heal, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_index_tables, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
