@@ -309,7 +309,7 @@ cairnd_run(const struct conf *c, const sigset_t *sigs)
 	struct cairnd_creds cr;
 	struct server *srv = NULL;
 	struct store *st = NULL;
-	struct store_sweeper *sw = NULL;
+	struct store_upload_worker *uw = NULL;
 	int rc;
 
 	rc = cairnd_open_store(c, &st);
@@ -326,10 +326,12 @@ cairnd_run(const struct conf *c, const sigset_t *sigs)
 		log_error("bad server settings: %s", cairn_strerror(rc));
 		goto out_close_store;
 	}
-	if (c->upload_max_age_s && (rc = store_sweeper_start(st, c->upload_max_age_s, 0, &sw)) < 0)
-		log_warn("no sweep of old multipart uploads: %s", cairn_strerror(rc));
+	rc = store_upload_worker_start(st, c->upload_max_age_s, 0, &uw);
+	if (rc < 0)
+		log_warn("no multipart upload worker (sweep, seam healing): %s",
+			 cairn_strerror(rc));
 	rc = cairnd_serve(c, srv, sigs);
-	store_sweeper_stop(sw);
+	store_upload_worker_stop(uw);
 	server_free(srv);
 out_close_store:
 	store_close(st);
