@@ -170,10 +170,18 @@ int index_chunk_del(struct index_txn *txn, const struct chunk_id *id);
 int index_chunk_iter(struct index_txn *txn,
 		     int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg),
 		     void *arg);
+/* Like index_chunk_iter, starting after chunk id after (NULL: at the first chunk), so that a long
+ * walk can go in short transactions (the scrubber). */
+int index_chunk_iter_after(struct index_txn *txn, const struct chunk_id *after,
+			   int (*fn)(const struct chunk_id *id, const struct index_chunk *c,
+				     void *arg),
+			   void *arg);
 
 /* Packs. get: a pack never recorded reads as zeros (returns 0). */
 int index_pack_get(struct index_txn *txn, uint32_t pack_id, struct index_pack *out);
 int index_pack_put(struct index_txn *txn, uint32_t pack_id, const struct index_pack *p);
+/* del: CAIRN_E_NOTFOUND when the pack has no record. */
+int index_pack_del(struct index_txn *txn, uint32_t pack_id);
 int index_pack_iter(struct index_txn *txn,
 		    int (*fn)(uint32_t pack_id, const struct index_pack *p, void *arg), void *arg);
 

@@ -109,6 +109,37 @@ int packstore_read(struct packstore *ps, const struct chunk_loc *loc, struct buf
  * not below the current pack), CAIRN_E_NOTFOUND, CAIRN_E_READONLY or -errno. */
 int packstore_remove(struct packstore *ps, uint32_t pack_id);
 
+/* ---- for garbage collection and recovery (src/store/gc.c) ---- */
+
+/* The id of the pack appends go to now (it may not exist yet as a file). */
+uint32_t packstore_current(struct packstore *ps);
+
+/* Makes the next append start a new pack when the current one holds anything, so that the
+ * current pack can be compacted. Sets *sealed to the id of the pack sealed (0 when the current
+ * pack was empty). Returns 0, CAIRN_E_READONLY or -EOVERFLOW. */
+int packstore_seal(struct packstore *ps, uint32_t *sealed);
+
+/* Reports the size in bytes of pack_id. Returns 0, CAIRN_E_NOTFOUND, -ENOTSUP (backend without
+ * sizes) or -errno. */
+int packstore_pack_size(struct packstore *ps, uint32_t pack_id, uint64_t *size);
+
+/* Calls fn for every pack present, in no particular order; fn returns non-zero to stop (that
+ * value is returned). Returns 0, -ENOTSUP (backend without listing) or -errno. */
+int packstore_list(struct packstore *ps, int (*fn)(uint32_t pack_id, void *arg), void *arg);
+
+/* The sticky error of a failed sync (0 when there is none). */
+int packstore_error(struct packstore *ps);
+
+/*
+ * Clears the sticky error of a failed sync so that writing can go on (a failed fdatasync on a
+ * full disk must not fail every later write until a restart). Records appended before the
+ * failure that no successful sync covered are of unknown durability: the caller guarantees that
+ * nothing will ever reference them (no put that appended or pinned one is still in progress).
+ * They are abandoned (dead bytes), and appends continue in a new pack. Returns the error that
+ * was cleared (0 when there was none).
+ */
+int packstore_recover(struct packstore *ps);
+
 /* Calls fn for each record of pack_id in order (for fsck and recovery). Stops at the first
  * record that fails its check, reporting the offset where valid records end through *valid_end
  * (may be NULL). fn returns 0 to go on, non-zero to stop (that value is returned; *valid_end is

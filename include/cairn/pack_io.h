@@ -33,6 +33,12 @@ struct pack_io_ops {
 	int (*last)(struct pack_io *io, uint32_t *id, uint64_t *size);
 	/* Releases the backend (closing cached descriptors). */
 	void (*close)(struct pack_io *io);
+	/* Optional (garbage collection; NULL when the backend lacks it). Reports the size in bytes
+	 * of pack id. Returns 0, CAIRN_E_NOTFOUND or -errno. */
+	int (*size)(struct pack_io *io, uint32_t id, uint64_t *size);
+	/* Optional. Calls fn for every pack present (in no particular order); fn returns non-zero
+	 * to stop (returned). Returns 0 or -errno. */
+	int (*list)(struct pack_io *io, int (*fn)(uint32_t id, void *arg), void *arg);
 };
 
 struct pack_io {

@@ -45,6 +45,9 @@ struct store_config {
 	struct chunker_params chunking;
 	uint64_t pack_max_bytes; /* pack rollover size */
 	int zstd_level;          /* 0 = store raw */
+	uint64_t min_free_bytes; /* new chunks fail with -ENOSPC below this much free space on the
+				    data dir's file system, leaving room for deletes and compaction
+				    (0 = no reserve) */
 };
 
 /* Fills cfg with the defaults (data_dir "./cairn-data", STORE_MODE_WRITE). */

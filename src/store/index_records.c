@@ -661,6 +661,43 @@ index_chunk_iter(struct index_txn *txn,
 	return index_table_walk(txn, INDEX_DB_CHUNKS, index_chunk_each, &cw);
 }
 
+int
+index_chunk_iter_after(struct index_txn *txn, const struct chunk_id *after,
+		       int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg),
+		       void *arg)
+{
+	struct index_chunk_walk cw = {.fn = fn, .arg = arg};
+	MDB_cursor_op op;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (!after)
+		return index_table_walk(txn, INDEX_DB_CHUNKS, index_chunk_each, &cw);
+	rc = index_db_cursor(txn, INDEX_DB_CHUNKS, &c);
+	if (rc < 0)
+		return rc;
+	k.mv_size = CHUNK_ID_LEN;
+	k.mv_data = (void *)after->b;
+	op = MDB_SET_RANGE;
+	for (;; op = MDB_NEXT) {
+		rc = index_cur_get(txn, c, &k, &v, op);
+		if (rc == CAIRN_E_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc == 0 && op == MDB_SET_RANGE && k.mv_size == CHUNK_ID_LEN &&
+		    memcmp(k.mv_data, after->b, CHUNK_ID_LEN) == 0)
+			continue; /* the start key itself: begin after it */
+		if (rc == 0)
+			rc = index_chunk_each(&k, &v, &cw);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 /* ---- packs ---- */
 
 #define INDEX_PACK_VALUE_LEN (1 + 8 + 8)
@@ -714,6 +751,16 @@ index_pack_put(struct index_txn *txn, uint32_t pack_id, const struct index_pack 
 	index_wr_u64(&w, pk->dead_bytes);
 	index_wr_done(&w);
 	return 0;
+}
+
+int
+index_pack_del(struct index_txn *txn, uint32_t pack_id)
+{
+	uint8_t kb[4];
+	MDB_val k = {.mv_size = 4, .mv_data = kb};
+
+	index_be32_put(kb, pack_id);
+	return index_db_del(txn, INDEX_DB_PACKS, &k);
 }
 
 struct index_pack_walk {

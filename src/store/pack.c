@@ -502,6 +502,8 @@ packstore_dirty_add(struct packstore *ps, uint32_t id)
 	ps->dirty[ps->ndirty++] = id;
 }
 
+static int packstore_next_locked(struct packstore *ps);
+
 /* Moves on to a new pack when the record does not fit in the current one (or the last append
  * to it failed, leaving its tail unknown). An empty pack takes any record. Lock held. */
 static int
@@ -511,15 +513,7 @@ packstore_roll(struct packstore *ps, size_t len)
 		return 0;
 	if (!ps->cur_failed && ps->cur_size + len <= ps->max_bytes)
 		return 0;
-	if (ps->cur_id == UINT32_MAX)
-		return -EOVERFLOW;
-	if (ps->cur_dirty)
-		packstore_dirty_add(ps, ps->cur_id);
-	ps->cur_id++;
-	ps->cur_size = 0;
-	ps->cur_dirty = false;
-	ps->cur_failed = false;
-	return 0;
+	return packstore_next_locked(ps);
 }
 
 /* A full check for assert(): appended records come from our own encoder or were verified. */
@@ -683,6 +677,104 @@ packstore_remove(struct packstore *ps, uint32_t pack_id)
 	}
 	pthread_mutex_unlock(&ps->lock);
 	return ps->io->ops->remove(ps->io, pack_id);
+}
+
+uint32_t
+packstore_current(struct packstore *ps)
+{
+	uint32_t id;
+
+	pthread_mutex_lock(&ps->lock);
+	id = ps->cur_id;
+	pthread_mutex_unlock(&ps->lock);
+	return id;
+}
+
+/* Moves appends on to the next pack. Lock held. */
+static int
+packstore_next_locked(struct packstore *ps)
+{
+	if (ps->cur_id == UINT32_MAX)
+		return -EOVERFLOW;
+	if (ps->cur_dirty)
+		packstore_dirty_add(ps, ps->cur_id);
+	ps->cur_id++;
+	ps->cur_size = 0;
+	ps->cur_dirty = false;
+	ps->cur_failed = false;
+	return 0;
+}
+
+int
+packstore_seal(struct packstore *ps, uint32_t *sealed)
+{
+	int rc = 0;
+
+	*sealed = 0;
+	if (!ps->writable)
+		return CAIRN_E_READONLY;
+	pthread_mutex_lock(&ps->lock);
+	if (ps->cur_size > 0) {
+		*sealed = ps->cur_id;
+		rc = packstore_next_locked(ps);
+		if (rc < 0)
+			*sealed = 0;
+	}
+	pthread_mutex_unlock(&ps->lock);
+	return rc;
+}
+
+int
+packstore_pack_size(struct packstore *ps, uint32_t pack_id, uint64_t *size)
+{
+	if (!ps->io->ops->size)
+		return -ENOTSUP;
+	return ps->io->ops->size(ps->io, pack_id, size);
+}
+
+int
+packstore_list(struct packstore *ps, int (*fn)(uint32_t pack_id, void *arg), void *arg)
+{
+	if (!ps->io->ops->list)
+		return -ENOTSUP;
+	return ps->io->ops->list(ps->io, fn, arg);
+}
+
+int
+packstore_error(struct packstore *ps)
+{
+	int rc;
+
+	pthread_mutex_lock(&ps->lock);
+	rc = ps->sync_err;
+	pthread_mutex_unlock(&ps->lock);
+	return rc;
+}
+
+/*
+ * Every undurable append is abandoned: the dirty list goes (a second fdatasync of a pack whose
+ * first one failed may report success for pages the kernel dropped), the appends count as
+ * covered, and the next append starts a fresh pack. A sync under way finishes first.
+ */
+int
+packstore_recover(struct packstore *ps)
+{
+	int rc;
+
+	pthread_mutex_lock(&ps->lock);
+	while (ps->syncing)
+		pthread_cond_wait(&ps->synced, &ps->lock);
+	rc = ps->sync_err;
+	if (rc < 0) {
+		ps->ndirty = 0;
+		ps->cur_dirty = false;
+		ps->synced_seq = ps->append_seq;
+		ps->sync_err = 0;
+		if (ps->cur_size > 0)
+			ps->cur_failed = true;
+	}
+	pthread_mutex_unlock(&ps->lock);
+	return rc;
 }
 
 /* Reads and checks the record at offset of pack_id into rec; fills info. */

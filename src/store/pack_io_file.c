@@ -356,6 +356,45 @@ file_last(struct pack_io *io, uint32_t *id, uint64_t *size)
 	return 0;
 }
 
+static int
+file_size(struct pack_io *io, uint32_t id, uint64_t *size)
+{
+	struct pack_io_file *fio = file_io(io);
+	char name[PACK_IO_FILE_NAME_MAX];
+	struct stat st;
+
+	pack_file_name(id, name);
+	if (fstatat(fio->dirfd, name, &st, 0) != 0)
+		return errno == ENOENT ? CAIRN_E_NOTFOUND : -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int
+file_list(struct pack_io *io, int (*fn)(uint32_t id, void *arg), void *arg)
+{
+	struct pack_io_file *fio = file_io(io);
+	struct dirent *de;
+	uint32_t v;
+	DIR *d;
+	int fd, rc = 0;
+
+	fd = openat(fio->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (pack_file_name_parse(de->d_name, &v))
+			rc = fn(v, arg);
+	}
+	closedir(d);
+	return rc;
+}
+
 static void
 file_close(struct pack_io *io)
 {
@@ -378,6 +417,8 @@ static const struct pack_io_ops pack_io_file_ops = {
     .remove = file_remove,
     .last = file_last,
     .close = file_close,
+    .size = file_size,
+    .list = file_list,
 };
 
 /* Makes a newly created directory's entry in its parent durable. */

@@ -142,6 +142,9 @@ store_init_sync(struct store *st)
 	rc = store_pins_init(&st->pins);
 	if (rc < 0)
 		return rc;
+	rc = store_gc_init(st);
+	if (rc < 0)
+		return rc;
 	if (pthread_mutex_init(&st->enc_mu, NULL) != 0 || pthread_mutex_init(&st->hook_mu, NULL))
 		abort();
 	return 0;
@@ -207,6 +210,7 @@ store_close(struct store *st)
 		close(st->lock_fd); /* drops the flock */
 	store_inflight_fini(&st->fl);
 	store_pins_fini(&st->pins);
+	store_gc_fini(st);
 	pthread_mutex_destroy(&st->enc_mu);
 	pthread_mutex_destroy(&st->hook_mu);
 	free(st->tmp_dir);

@@ -35,7 +35,7 @@ store_chunk_read_stored(struct store *st, const struct chunk_id *id, struct buf 
 		if (rc < 0)
 			return rc;
 	}
-	return packstore_read(st->ps, &c.loc, rec);
+	return store_record_read(st, id, &c.loc, rec);
 }
 
 struct ensure_ctx {

@@ -442,11 +442,13 @@ fsck_record(struct fsck *f, const struct fsck_rec *r, struct buf *rec, struct bu
 {
 	struct pack_record_info info;
 	char hex[2 * CHUNK_ID_LEN + 1];
+	struct chunk_loc loc;
 	int rc;
 
 	fsck_hex(&r->id, hex);
 	f->out->chunks_checked++;
-	rc = packstore_read(f->st->ps, &r->loc, rec);
+	loc = r->loc; /* the compactor of a running cairnd may move the chunk meanwhile */
+	rc = store_record_read(f->st, &r->id, &loc, rec);
 	if (rc == 0)
 		rc = pack_record_check(rec->p, rec->len, &info);
 	if (rc == 0 && (!chunk_id_equal(&info.id, &r->id) || info.raw_len != r->loc.raw_len))

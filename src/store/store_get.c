@@ -250,7 +250,7 @@ get_load_chunk(struct store_get *g)
 	rc = get_locate(g, &id, &c);
 	if (rc < 0)
 		goto out_log;
-	rc = packstore_read(g->st->ps, &c.loc, &g->rec);
+	rc = store_record_read(g->st, &id, &c.loc, &g->rec);
 	if (rc < 0)
 		goto out_log;
 	rc = pack_record_decode(g->rec.p, g->rec.len, false, &g->raw);

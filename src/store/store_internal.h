@@ -18,12 +18,17 @@
  *   store_chunk.c    chunk-level operations
  *   store_stats.c    statistics
  *   store_fsck.c     the consistency checker
+ *   gc.c             the compactor, put generations (its grace periods), tombstones of dropped
+ *                    chunks, record reads that follow moved chunks, the free-space reserve and
+ *                    recovery from a failed pack sync
+ *   scrub.c          the background re-verification of chunk records
  * Multipart uploads (store_upload*.c, store_upload_priv.h) build on the same internals: the put
  * pipeline for parts, store_ref_* for references, store_pin_retire/settle for the object a
  * completion replaces.
  *
- * Lock order (outer first): index write transaction → pins.mu → fl.mu. The md5 pool's mutex and
- * the encoder cache's mutex are leaves. No lock is held across chunking, hashing or encoding.
+ * Lock order (outer first): index write transaction → pins.mu → gc.mu → fl.mu → the pack store's
+ * lock. The md5 pool's mutex and the encoder cache's mutex are leaves; gc.run_mu (one compaction
+ * at a time) is taken outside everything. No lock is held across chunking, hashing or encoding.
  */
 #ifndef CAIRN_STORE_INTERNAL_H
 #define CAIRN_STORE_INTERNAL_H
@@ -126,6 +131,8 @@ struct pins {
 
 #define STORE_ENC_CACHE 8
 
+struct store_gc; /* gc.c */
+
 struct store {
 	struct store_config cfg; /* cfg.data_dir points at dir */
 	char *dir;
@@ -143,6 +150,7 @@ struct store {
 	pthread_mutex_t hook_mu;
 	void (*hook)(const struct chunk_id *id, void *arg);
 	void *hook_arg;
+	struct store_gc *gc; /* compaction state, owned (gc.c) */
 };
 
 /* Largest record the store reads or writes (a raw record of the largest possible chunk). */
@@ -211,6 +219,7 @@ struct store_put {
 	uint8_t md5sum[16];
 	int err; /* sticky: after an error the put can only be aborted */
 	bool finished;
+	uint64_t gc_gen; /* the generation it registered in (gc.c) */
 };
 
 /* store_get.c: the oid g has pinned (its pages stay until store_get_close). */
@@ -294,5 +303,28 @@ int store_ref_dec(struct store_wctx *w, struct index_txn *txn, const struct chun
 int store_ref_release_pages(struct store_wctx *w, struct index_txn *txn, uint64_t oid);
 /* Applies the gathered pack byte deltas. */
 int store_ref_flush(struct store_wctx *w, struct index_txn *txn);
+
+/* gc.c */
+/* Creates (store_open) and frees (store_close) st->gc. */
+int store_gc_init(struct store *st);
+void store_gc_fini(struct store *st);
+/* Registers a put for its whole life (begin to free): a compaction that dropped unreferenced
+ * chunk entries waits for every put registered before the drop before it removes their pack,
+ * since such a put may have deduplicated against them. Also where writes recover from a failed
+ * pack sync (no put in progress then). Sets *gen. */
+void store_gc_put_enter(struct store *st, uint64_t *gen);
+void store_gc_put_leave(struct store *st, uint64_t gen);
+/* The location of a chunk the compactor dropped from the index while its pack still exists (a
+ * put registered before the drop may still reference it). Returns 0 or CAIRN_E_NOTFOUND. */
+int store_gc_tomb_loc(struct store *st, const struct chunk_id *id, struct chunk_loc *loc);
+/* Reads id's record at *loc into rec. When the pack is gone or holds another record there (the
+ * compactor moved the chunk after loc was looked up), looks the chunk up again (index, in-flight
+ * table, tombstones), updates *loc and retries. Returns what packstore_read returns, or
+ * CAIRN_E_CORRUPT for a record of another chunk. */
+int store_record_read(struct store *st, const struct chunk_id *id, struct chunk_loc *loc,
+		      struct buf *rec);
+/* Returns -ENOSPC when the data dir's file system has less than cfg.min_free_bytes free (checked
+ * at most every few milliseconds), else 0. Puts call it before appending new chunks. */
+int store_space_check(struct store *st);
 
 #endif

@@ -48,6 +48,7 @@ store_put_begin(struct store *st, struct store_put **out)
 	put->enc = store_encoder_get(st);
 	buf_init(&put->rec, STORE_RECORD_MAX);
 	put->spill_fd = -1;
+	store_gc_put_enter(st, &put->gc_gen);
 	*out = put;
 	return 0;
 }
@@ -66,6 +67,7 @@ store_put_free(struct store_put *put)
 	free(put->pinned);
 	free(put->page);
 	free(put->buf);
+	store_gc_put_leave(put->st, put->gc_gen);
 	free(put);
 }
 
@@ -150,6 +152,9 @@ put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t 
 	rc = store_chunk_indexed(st, id, NULL);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	rc = store_space_check(st);
+	if (rc < 0)
+		return rc;
 	rc = pack_record_encode(put->enc, id, p, len, &put->rec);
 	if (rc < 0)
 		return rc;

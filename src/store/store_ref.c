@@ -110,8 +110,10 @@ ref_create(struct store_wctx *w, struct index_txn *txn, const struct chunk_id *i
 	int rc;
 
 	rc = store_inflight_loc(w->st, id, &c.loc);
+	if (rc == CAIRN_E_NOTFOUND) /* dropped by the compactor after this put saw it (gc.c) */
+		rc = store_gc_tomb_loc(w->st, id, &c.loc);
 	if (rc == CAIRN_E_NOTFOUND) {
-		/* Only a compactor removing an unreferenced chunk under a put could cause this. */
+		/* The compactor's grace period should make this impossible (gc.c). */
 		chunk_id_hex(id, hex);
 		log_error("store: chunk %s vanished before its put committed", hex);
 		return CAIRN_E_RETRY;
