@@ -18,8 +18,10 @@
 
 #include "cairn/conf.h"
 #include "cairn/err.h"
+#include "cairn/gc.h"
 #include "cairn/http.h"
 #include "cairn/log.h"
+#include "cairn/scrub.h"
 #include "cairn/server.h"
 #include "cairn/store.h"
 #include "cairn/store_upload.h"
@@ -255,10 +257,29 @@ cairnd_open_store(const struct conf *c, struct store **st)
 		sc.zstd_level = c->zstd_level;
 	if (c->pack_max_bytes)
 		sc.pack_max_bytes = c->pack_max_bytes;
+	sc.min_free_bytes = c->min_free_bytes;
 	rc = store_open(&sc, st);
 	if (rc < 0)
 		log_error("cannot open data dir %s: %s", c->data_dir, cairn_strerror(rc));
 	return rc;
+}
+
+/* The compactor thread (periodic runs and POST /_cairn/gc) and the scrubber. Failing to start
+ * either is logged, not fatal. */
+static void
+cairnd_maintenance_start(const struct conf *c, struct store *st)
+{
+	struct gc_config gcfg;
+	int rc;
+
+	gc_config_default(&gcfg);
+	gcfg.threshold = c->gc_threshold_pct / 100.0;
+	gcfg.grace_ms = c->gc_grace_s * 1000;
+	rc = gc_service_start(st, &gcfg, c->gc_interval_s);
+	if (rc < 0)
+		log_warn("no compactor thread: %s", cairn_strerror(rc));
+	if (c->scrub_rate && (rc = scrub_start(st, c->scrub_rate)) < 0)
+		log_warn("no scrubber: %s", cairn_strerror(rc));
 }
 
 /* Stops accepting, gives requests in flight up to the shutdown timeout, then closes the rest. */
@@ -330,7 +351,10 @@ cairnd_run(const struct conf *c, const sigset_t *sigs)
 	if (rc < 0)
 		log_warn("no multipart upload worker (sweep, seam healing): %s",
 			 cairn_strerror(rc));
+	cairnd_maintenance_start(c, st);
 	rc = cairnd_serve(c, srv, sigs);
+	gc_service_stop(st);
+	scrub_stop(st);
 	store_upload_worker_stop(uw);
 	server_free(srv);
 out_close_store:

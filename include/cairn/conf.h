@@ -38,12 +38,22 @@ struct conf {
 	uint64_t pack_max_bytes;     /* "pack_max_bytes": pack rollover; 0 engine default */
 	uint64_t upload_max_age_s;   /* "upload_max_age": seconds before an unfinished multipart
 					upload is aborted by the sweep; 0 = never */
+	uint32_t gc_threshold_pct;   /* "gc_threshold": a pack is compacted when this percentage
+					of its bytes is dead (1..100) */
+	uint64_t gc_interval_s;	     /* "gc_interval": seconds between background compactions;
+					0 = only when POST /_cairn/gc asks */
+	uint32_t gc_grace_s;	     /* "gc_grace": seconds a compaction waits for older uploads
+					before it defers a pack's deletion to the next run */
+	uint64_t scrub_rate;	     /* "scrub_rate": bytes/s the scrubber re-verifies; 0 = off */
+	uint64_t min_free_bytes;     /* "min_free": free bytes kept on the data dir's file system
+					for deletes and compaction; new data is refused below */
 };
 
 /* Fills c with the defaults: data ./cairn-data, listen 127.0.0.1:9000, region us-east-1, no
  * domain, 1024 connections, 60 s idle timeout, 30 s shutdown timeout, 5 GiB objects, log level
  * info, zstd level and pack size left to the engine (-1 and 0), unfinished multipart uploads
- * aborted after 7 days. */
+ * aborted after 7 days, compaction hourly at 50 % dead with a 60 s grace, scrubbing at 4 MiB/s,
+ * 64 MiB kept free. */
 void conf_default(struct conf *c);
 
 /*

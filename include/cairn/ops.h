@@ -48,6 +48,11 @@ int ops_unsupported_headers(struct server_req *r);
  * or a negative code after server_req_fail(). */
 int ops_key_check(struct server_req *r, const uint8_t *key, size_t len);
 
+/* ---- admin endpoints (ops_admin.c): root only, JSON bodies; docs/operations.md ---- */
+void ops_admin_gc(struct server_req *r); /* POST /_cairn/gc[?wait=SECONDS] */
+void ops_admin_gc_status(struct server_req *r);
+void ops_admin_scrub_status(struct server_req *r);
+
 /* ---- service (ops_service.c) ---- */
 void ops_health(struct server_req *r);
 void ops_list_buckets(struct server_req *r);

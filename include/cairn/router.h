@@ -37,6 +37,9 @@ enum router_op {
 	ROUTER_OP_LIST_MULTIPART,     /* GET /b?uploads */
 	ROUTER_OP_NOT_IMPLEMENTED,    /* a valid-looking S3 request cairn does not support: 501 */
 	ROUTER_OP_METHOD_NOT_ALLOWED, /* e.g. PUT / or POST /b/k with no subresource: 405 */
+	ROUTER_OP_ADMIN_GC,	      /* POST /_cairn/gc: start a compaction (root only) */
+	ROUTER_OP_ADMIN_GC_STATUS,    /* GET /_cairn/gc: the compactor's status (root only) */
+	ROUTER_OP_ADMIN_SCRUB,	      /* GET /_cairn/scrub: the scrubber's status (root only) */
 	ROUTER_OP_COUNT
 };
 

@@ -25,6 +25,7 @@ int cli_fsck(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_uploads(int argc, char **argv);
+int cli_gc(int argc, char **argv);
 
 /* Prints "cairn: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

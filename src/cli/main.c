@@ -25,6 +25,9 @@ static const char usage_text[] =
     "                                   initiated, parts, bytes (tab-separated)\n"
     "  uploads abort DATADIR UPLOAD_ID  abort an upload, releasing what it holds (works\n"
     "                                   beside a running cairnd)\n"
+    "  gc DATADIR [--threshold PCT] [--json]\n"
+    "                                   compact packs whose dead share reaches PCT (50);\n"
+    "                                   needs cairnd stopped (online: POST /_cairn/gc)\n"
     "  demo                             import two similar files into a temp dir, show dedup\n"
     "  --help                           this text\n"
     "\n"
@@ -74,7 +77,7 @@ struct command {
 static const struct command commands[] = {
     {"import", cli_import}, {"cat", cli_cat},	{"stats", cli_stats},
     {"fsck", cli_fsck},	    {"user", cli_user}, {"demo", cli_demo},
-    {"uploads", cli_uploads},
+    {"uploads", cli_uploads}, {"gc", cli_gc},
 };
 
 int

@@ -43,6 +43,11 @@ static const struct conf_key conf_keys[] = {
     {"zstd_level", CONF_T_INT, CONF_FIELD(zstd_level), -1, 19},
     {"pack_max_bytes", CONF_T_U64, CONF_FIELD(pack_max_bytes), 0, 1ll << 40},
     {"upload_max_age", CONF_T_U64, CONF_FIELD(upload_max_age_s), 0, 100ll * 365 * 86400},
+    {"gc_threshold", CONF_T_U32, CONF_FIELD(gc_threshold_pct), 1, 100},
+    {"gc_interval", CONF_T_U64, CONF_FIELD(gc_interval_s), 0, 100ll * 365 * 86400},
+    {"gc_grace", CONF_T_U32, CONF_FIELD(gc_grace_s), 0, 86400},
+    {"scrub_rate", CONF_T_U64, CONF_FIELD(scrub_rate), 0, 1ll << 40},
+    {"min_free", CONF_T_U64, CONF_FIELD(min_free_bytes), 0, 1ll << 50},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -63,6 +68,11 @@ conf_default(struct conf *c)
 	c->zstd_level = -1;
 	c->pack_max_bytes = 0;
 	c->upload_max_age_s = 7 * 86400;
+	c->gc_threshold_pct = 50;
+	c->gc_interval_s = 3600;
+	c->gc_grace_s = 60;
+	c->scrub_rate = 4u << 20;
+	c->min_free_bytes = 64u << 20;
 }
 
 /* Compares a setting name with '-' and '_' treated alike. */

@@ -28,6 +28,9 @@ static const char *const router_names[ROUTER_OP_COUNT] = {
     [ROUTER_OP_LIST_MULTIPART] = "ListMultipartUploads",
     [ROUTER_OP_NOT_IMPLEMENTED] = "NotImplemented",
     [ROUTER_OP_METHOD_NOT_ALLOWED] = "MethodNotAllowed",
+    [ROUTER_OP_ADMIN_GC] = "AdminGc",
+    [ROUTER_OP_ADMIN_GC_STATUS] = "AdminGcStatus",
+    [ROUTER_OP_ADMIN_SCRUB] = "AdminScrubStatus",
 };
 
 const char *
@@ -210,15 +213,39 @@ router_route_object(const struct s3req *r)
 	return ROUTER_OP_METHOD_NOT_ALLOWED;
 }
 
+/* The admin endpoints under /_cairn/ (never a bucket: '_' is not allowed in bucket names), or
+ * ROUTER_OP_COUNT. */
+static enum router_op
+router_route_admin(const struct s3req *r)
+{
+	static const char gc[] = "/_cairn/gc", scrub[] = "/_cairn/scrub";
+	const char *m = r->method;
+
+	if (r->virtual_host)
+		return ROUTER_OP_COUNT;
+	if (r->path_len == sizeof(gc) - 1 && memcmp(r->target, gc, r->path_len) == 0) {
+		if (strcmp(m, "POST") == 0)
+			return ROUTER_OP_ADMIN_GC;
+		return strcmp(m, "GET") == 0 ? ROUTER_OP_ADMIN_GC_STATUS
+					     : ROUTER_OP_METHOD_NOT_ALLOWED;
+	}
+	if (r->path_len == sizeof(scrub) - 1 && memcmp(r->target, scrub, r->path_len) == 0)
+		return strcmp(m, "GET") == 0 ? ROUTER_OP_ADMIN_SCRUB : ROUTER_OP_METHOD_NOT_ALLOWED;
+	return ROUTER_OP_COUNT;
+}
+
 enum router_op
 router_route(const struct s3req *r)
 {
 	static const char health[] = "/_cairn/health";
+	enum router_op admin = router_route_admin(r);
 
 	if (!r->virtual_host && r->path_len == sizeof(health) - 1 &&
 	    memcmp(r->target, health, r->path_len) == 0 &&
 	    (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
 		return ROUTER_OP_HEALTH;
+	if (admin != ROUTER_OP_COUNT)
+		return admin;
 	if (r->bucket[0] == 0)
 		return router_route_service(r);
 	if (r->key.len == 0)

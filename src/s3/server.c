@@ -483,6 +483,15 @@ server_req_dispatch(struct server_req *r)
 	case ROUTER_OP_DELETE_OBJECT:
 		ops_delete_object(r);
 		break;
+	case ROUTER_OP_ADMIN_GC:
+		ops_admin_gc(r);
+		break;
+	case ROUTER_OP_ADMIN_GC_STATUS:
+		ops_admin_gc_status(r);
+		break;
+	case ROUTER_OP_ADMIN_SCRUB:
+		ops_admin_scrub_status(r);
+		break;
 	default:
 		server_req_dispatch_multipart(r);
 		break;

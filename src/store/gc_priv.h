@@ -29,6 +29,7 @@ struct gc_retired {
 };
 
 struct gc_svc; /* gc_service.c */
+struct scrub;  /* scrub.c */
 
 struct store_gc {
 	pthread_mutex_t mu;	     /* guards everything below but run_mu and space */
@@ -48,7 +49,8 @@ struct store_gc {
 	pthread_mutex_t space_mu;
 	int64_t space_checked_ns;
 	int space_rc;
-	struct gc_svc *svc; /* the background service, when started */
+	struct gc_svc *svc;  /* the background service, when started */
+	struct scrub *scrub; /* the scrubber, when started (scrub.c) */
 };
 
 /* gc_state.c */

@@ -17,6 +17,7 @@
 
 #include "cairn/err.h"
 #include "cairn/log.h"
+#include "cairn/scrub.h"
 #include "gc_priv.h"
 
 /* Relocations a read tries before it gives up (each needs the chunk to have moved again). */
@@ -49,6 +50,7 @@ store_gc_fini(struct store *st)
 	if (!gc)
 		return;
 	gc_service_stop(st);
+	scrub_stop(st);
 	store_idmap_fini(&gc->tombs);
 	free(gc->active);
 	free(gc->retired);
