@@ -5,6 +5,7 @@
 
 #include "cairn/err.h"
 #include "store_internal.h"
+#include "store_upload_priv.h"
 
 struct bucket_ctx {
 	const char *name;
@@ -64,10 +65,16 @@ store_bucket_get(struct store *st, const char *name, struct index_bucket *out)
 	return rc;
 }
 
+struct bucket_delete_ctx {
+	const char *name;
+	struct store_wctx w;
+};
+
 static int
 bucket_delete_fn(struct index_txn *txn, void *arg)
 {
-	const char *name = arg;
+	struct bucket_delete_ctx *c = arg;
+	const char *name = c->name;
 	struct index_cursor *cur;
 	struct index_object obj;
 	struct index_bucket b;
@@ -86,15 +93,25 @@ bucket_delete_fn(struct index_txn *txn, void *arg)
 		return CAIRN_E_NOTEMPTY;
 	if (rc != CAIRN_E_NOTFOUND)
 		return rc;
-	return index_bucket_del(txn, name);
+	store_wctx_reset(&c->w);
+	rc = upload_release_bucket(&c->w, txn, name); /* multipart uploads in progress go too */
+	if (rc == 0)
+		rc = index_bucket_del(txn, name);
+	return rc == 0 ? store_ref_flush(&c->w, txn) : rc;
 }
 
 int
 store_bucket_delete(struct store *st, const char *name)
 {
+	struct bucket_delete_ctx c = {.name = name};
+	int rc;
+
 	if (st->cfg.mode == STORE_MODE_READ)
 		return CAIRN_E_READONLY;
-	return index_write(st->ix, bucket_delete_fn, (void *)name);
+	store_wctx_init(&c.w, st);
+	rc = index_write(st->ix, bucket_delete_fn, &c);
+	store_wctx_fini(&c.w);
+	return rc;
 }
 
 int

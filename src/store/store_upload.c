@@ -176,6 +176,30 @@ upload_release_parts(struct store_wctx *w, struct index_txn *txn, const char *id
 	return index_part_iter(txn, id, 0, release_one_part, &c);
 }
 
+struct bucket_release_ctx {
+	struct store_wctx *w;
+	struct index_txn *txn;
+};
+
+static int
+release_bucket_upload(const char *bucket, const char *id, const struct index_upload *u, void *arg)
+{
+	struct bucket_release_ctx *c = arg;
+	int rc;
+
+	(void)u;
+	rc = upload_release_parts(c->w, c->txn, id);
+	return rc < 0 ? rc : index_upload_del(c->txn, bucket, id);
+}
+
+int
+upload_release_bucket(struct store_wctx *w, struct index_txn *txn, const char *bucket)
+{
+	struct bucket_release_ctx c = {w, txn};
+
+	return index_upload_iter(txn, bucket, release_bucket_upload, &c);
+}
+
 /* ---- create ---- */
 
 /* Hex of the creation time (so ids sort by age, as S3 lists one key's uploads) + 64 random bits. */

@@ -57,4 +57,8 @@ int upload_check(struct index_txn *txn, const char *bucket, const char *id, stru
 /* Inside a write txn: releases every part of upload id (pages and records). */
 int upload_release_parts(struct store_wctx *w, struct index_txn *txn, const char *id);
 
+/* Inside a write txn: aborts every upload of bucket (store_bucket_delete: a bucket goes with its
+ * uploads, so nothing is left holding references or reappears under a new bucket of the name). */
+int upload_release_bucket(struct store_wctx *w, struct index_txn *txn, const char *bucket);
+
 #endif

@@ -1091,6 +1091,31 @@ test_heal(void **state)
 	free(data);
 }
 
+/* Deleting a bucket with no objects aborts its uploads in progress, releasing their chunks. */
+static void
+test_bucket_delete(void **state)
+{
+	struct fx *fx = *state;
+	struct store_upload_info info;
+	struct store_part p;
+	uint8_t *d = gen_data(31, 30000);
+	char id[STORE_UPLOAD_ID_LEN + 1];
+	int count = 0;
+
+	create(fx->st, "k", id);
+	assert_int_equal(put_part(fx->st, "k", id, 1, d, 30000, &p), 0);
+	assert_true(stats(fx->st).chunk_refs > 0);
+	assert_int_equal(store_bucket_delete(fx->st, "b"), 0);
+	assert_int_equal(stats(fx->st).chunk_refs, 0);
+	assert_int_equal(store_upload_walk(fx->st, NULL, count_upload, &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_bucket_create(fx->st, "b", "root", "", NULL), 0);
+	assert_int_equal(store_upload_get(fx->st, "b", id, no_meta, &info, NULL, NULL),
+			 CAIRN_E_NOTFOUND);
+	assert_fsck_clean(fx->st);
+	free(d);
+}
+
 int
 main(void)
 {
@@ -1108,6 +1133,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_create_get, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_part_range),
 	    cmocka_unit_test_setup_teardown(test_heal, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bucket_delete, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_index_tables, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
