@@ -238,4 +238,22 @@ struct store_fsck_result {
 int store_fsck(struct store *st, void (*fn)(const char *problem, void *arg), void *arg,
 	       struct store_fsck_result *out);
 
+/* What store_fsck_repair() changed. */
+struct store_repair_result {
+	uint64_t objects_deleted;  /* objects that used a missing or unreadable chunk */
+	uint64_t uploads_aborted;  /* multipart uploads with such a part */
+	uint64_t refcounts_fixed;  /* chunk refcounts set to the recount */
+	uint64_t chunks_dropped;   /* unreadable chunk entries left unreferenced, removed */
+};
+
+/* Runs store_fsck() (problems through problem_fn, found filled), then, when it found any, repairs
+ * (the store must be open STORE_MODE_WRITE): refcounts set to the recount, every object and upload
+ * using a missing or unreadable chunk deleted / aborted (each reported through repair_fn and
+ * logged),
+ * unreadable chunk entries dropped once unreferenced, the packs table rebuilt. Run store_fsck()
+ * again to see what is left. Returns 0, CAIRN_E_READONLY or an error that stopped it. */
+int store_fsck_repair(struct store *st, void (*problem_fn)(const char *problem, void *arg),
+		      void (*repair_fn)(const char *line, void *arg), void *arg,
+		      struct store_fsck_result *found, struct store_repair_result *done);
+
 #endif

@@ -99,6 +99,49 @@ fsck_problem(const char *problem, void *arg)
 	printf("problem: %s\n", problem);
 }
 
+static void
+fsck_repaired(const char *line, void *arg)
+{
+	(void)arg;
+	printf("repair: %s\n", line);
+}
+
+/* --repair: check and repair with the data dir to ourselves, then check again. */
+static int
+fsck_repair(const char *dir)
+{
+	struct store_fsck_result r;
+	struct store_repair_result done;
+	struct store *st;
+	int status, rc;
+
+	status = cli_store_open(dir, STORE_MODE_WRITE, &st);
+	if (status != CLI_OK) {
+		if (status == CLI_USAGE)
+			cli_err("fsck --repair needs the data dir to itself: stop cairnd first");
+		return status;
+	}
+	rc = store_fsck_repair(st, fsck_problem, fsck_repaired, NULL, &r, &done);
+	if (rc == 0 && r.problems) {
+		printf("repaired: %llu objects deleted, %llu uploads aborted, %llu refcounts "
+		       "fixed, %llu chunk entries dropped; checking again\n",
+		       (unsigned long long)done.objects_deleted,
+		       (unsigned long long)done.uploads_aborted,
+		       (unsigned long long)done.refcounts_fixed,
+		       (unsigned long long)done.chunks_dropped);
+		rc = store_fsck(st, fsck_problem, NULL, &r);
+	}
+	store_close(st);
+	if (rc < 0) {
+		cli_err("fsck: %s", cairn_strerror(rc));
+		return CLI_FAIL;
+	}
+	printf("fsck: %llu objects, %llu chunks checked, %llu problems\n",
+	       (unsigned long long)r.objects_checked, (unsigned long long)r.chunks_checked,
+	       (unsigned long long)r.problems);
+	return r.problems ? CLI_FAIL : CLI_OK;
+}
+
 int
 cli_fsck(int argc, char **argv)
 {
@@ -106,8 +149,10 @@ cli_fsck(int argc, char **argv)
 	struct store *st;
 	int status, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--repair") == 0)
+		return fsck_repair(argv[0]);
 	if (argc != 1) {
-		cli_err("usage: cairn fsck DATADIR");
+		cli_err("usage: cairn fsck DATADIR [--repair]");
 		return CLI_USAGE;
 	}
 	status = cli_store_open(argv[0], STORE_MODE_READ, &st);

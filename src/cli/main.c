@@ -17,7 +17,10 @@ static const char usage_text[] =
     "                                   creates the data dir and the bucket when missing\n"
     "  cat DATADIR BUCKET KEY           write an object to stdout\n"
     "  stats DATADIR [--json]           objects, bytes, dedup and compression ratios\n"
-    "  fsck DATADIR                     check every chunk, object and refcount\n"
+    "  fsck DATADIR [--repair]          check every chunk, object and refcount; reports\n"
+    "                                   damaged objects by bucket/key. --repair (cairnd\n"
+    "                                   stopped) deletes objects that use unreadable chunks\n"
+    "                                   and fixes refcounts and pack accounting\n"
     "  user add DATADIR NAME            create a user; prints its access key and secret once\n"
     "  user list DATADIR                list users and their access keys\n"
     "  user remove DATADIR NAME         remove a user\n"
@@ -75,9 +78,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"import", cli_import}, {"cat", cli_cat},	{"stats", cli_stats},
-    {"fsck", cli_fsck},	    {"user", cli_user}, {"demo", cli_demo},
-    {"uploads", cli_uploads}, {"gc", cli_gc},
+    {"import", cli_import}, {"cat", cli_cat},	{"stats", cli_stats},	  {"fsck", cli_fsck},
+    {"user", cli_user},	    {"demo", cli_demo}, {"uploads", cli_uploads}, {"gc", cli_gc},
 };
 
 int

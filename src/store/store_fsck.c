@@ -10,7 +10,10 @@
  *      the id space is split into parts and the pages are walked once per part.
  * The snapshot then ends, and 3. every chunk record is read from its pack and verified
  * completely (checksum, and the SHA-256 of its raw bytes against its id). Records are never
- * rewritten, so this needs no snapshot.
+ * rewritten, so this needs no snapshot (a record the compactor moves is followed). 4. When some
+ * were unreadable, a new snapshot walks every object's and upload part's pages once more and
+ * names each one that uses an unreadable chunk. Hooks (store_internal.h) hand the findings to
+ * the repair (store_repair.c).
  * fsck holds one read transaction for steps 1-2: run it from `cairn fsck` (a separate process)
  * or accept that map growth waits for it.
  */
@@ -56,8 +59,11 @@ struct fsck {
 	uint64_t next_start;
 	uint64_t entries;
 	enum { FSCK_OBJECT, FSCK_ZOMBIE, FSCK_PART } kind;
-	const char *upload_id; /* FSCK_PART */
-	uint32_t part_number;  /* FSCK_PART */
+	const char *upload_id;		      /* FSCK_PART */
+	uint32_t part_number;		      /* FSCK_PART */
+	const struct store_fsck_hooks *hooks; /* may be NULL */
+	struct idmap bad;		      /* step 3: unreadable chunks, a = -error */
+	uint64_t blamed;		      /* step 4: reports for the current object */
 };
 
 static void __attribute__((format(printf, 2, 3))) fsck_report(struct fsck *f, const char *fmt, ...)
@@ -241,6 +247,18 @@ fsck_where(const struct fsck *f, char *out, size_t len, uint64_t oid)
 		snprintf(out, len, "object %s/%.*s", f->bucket, klen, (const char *)f->key.p);
 }
 
+/* Tells the hooks that the object (or part) being walked uses a missing or unreadable chunk. */
+static void
+fsck_hook_damaged(struct fsck *f)
+{
+	if (!f->hooks)
+		return;
+	if (f->kind == FSCK_OBJECT && f->hooks->object)
+		f->hooks->object(f->bucket, f->key, f->hooks->arg);
+	else if (f->kind == FSCK_PART && f->hooks->part)
+		f->hooks->part(f->upload_id, f->hooks->arg);
+}
+
 /* Structure checks of one page (first pass only). */
 static void
 fsck_page_shape(struct fsck *f, uint64_t oid, uint64_t start, const struct index_page_entry *e,
@@ -288,6 +306,7 @@ fsck_page(uint64_t start, const struct index_page_entry *e, size_t n, void *arg)
 		fsck_where(f, where, sizeof(where), oid);
 		fsck_report(f, "%s: chunk %s (ending at %llu) is not in the index", where,
 			    fsck_hex(&e[i].id, hex), (unsigned long long)e[i].end);
+		fsck_hook_damaged(f);
 	}
 	return 0;
 }
@@ -407,6 +426,8 @@ fsck_compare_part(struct fsck *f)
 			    fsck_hex(&f->map.slots[i].id, hex),
 			    (unsigned long long)f->map.slots[i].a,
 			    (unsigned long long)f->map.slots[i].b);
+		if (f->hooks && f->hooks->refcount)
+			f->hooks->refcount(&f->map.slots[i].id, f->map.slots[i].b, f->hooks->arg);
 	}
 }
 
@@ -455,10 +476,117 @@ fsck_record(struct fsck *f, const struct fsck_rec *r, struct buf *rec, struct bu
 		rc = CAIRN_E_CORRUPT;
 	if (rc == 0)
 		rc = pack_record_decode(rec->p, rec->len, true, raw);
-	if (rc < 0)
+	if (rc == -ENOENT && store_chunk_indexed(f->st, &r->id, NULL) == 0)
+		return; /* dropped by the compactor of a running cairnd since the snapshot */
+	if (rc < 0) {
 		fsck_report(f, "chunk %s (pack %u offset %llu length %u): %s", hex, r->loc.pack_id,
 			    (unsigned long long)r->loc.offset, r->loc.record_len,
 			    cairn_strerror(rc));
+		store_idmap_insert(&f->bad, &r->id)->a = (uint64_t)-rc;
+		if (f->hooks && f->hooks->chunk)
+			f->hooks->chunk(&r->id, f->hooks->arg);
+	}
+}
+
+/* ---- step 4: the objects that use unreadable chunks ---- */
+
+#define FSCK_BLAME_PER_OBJECT 3
+
+static int
+fsck_blame_page(uint64_t start, const struct index_page_entry *e, size_t n, void *arg)
+{
+	struct fsck *f = arg;
+	char where[300], hex[2 * CHUNK_ID_LEN + 1];
+	struct idmap_entry *m;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		m = store_idmap_find(&f->bad, &e[i].id);
+		if (!m)
+			continue;
+		if (f->blamed++ == 0)
+			fsck_hook_damaged(f);
+		if (f->blamed > FSCK_BLAME_PER_OBJECT)
+			continue;
+		fsck_where(f, where, sizeof(where), f->oid);
+		fsck_report(f, "%s: bytes %llu..%llu are in unreadable chunk %s (%s)", where,
+			    (unsigned long long)(i ? e[i - 1].end : start),
+			    (unsigned long long)e[i].end, fsck_hex(&e[i].id, hex),
+			    cairn_strerror(-(int)m->a));
+	}
+	return 0;
+}
+
+static int
+fsck_blame_pages(struct fsck *f, uint64_t oid)
+{
+	char where[300];
+	int rc;
+
+	f->oid = oid;
+	f->blamed = 0;
+	rc = index_page_iter(f->txn, oid, false, fsck_blame_page, f);
+	if (rc == 0 && f->blamed > FSCK_BLAME_PER_OBJECT) {
+		fsck_where(f, where, sizeof(where), oid);
+		fsck_report(f, "%s: %llu more unreadable chunk references", where,
+			    (unsigned long long)(f->blamed - FSCK_BLAME_PER_OBJECT));
+	}
+	return rc;
+}
+
+static int
+fsck_blame_bucket(const char *name, const struct index_bucket *b, void *arg)
+{
+	struct fsck *f = arg;
+	struct index_cursor *cur;
+	struct index_object obj;
+	struct slice key;
+	int rc;
+
+	(void)b;
+	f->bucket = name;
+	f->kind = FSCK_OBJECT;
+	rc = index_object_cursor_open(f->txn, name, &cur);
+	if (rc < 0)
+		return rc;
+	for (rc = index_object_cursor_seek(cur, (struct slice){NULL, 0}, &key, &obj); rc == 0;
+	     rc = index_object_cursor_next(cur, &key, &obj)) {
+		f->key = key;
+		rc = fsck_blame_pages(f, obj.oid);
+		if (rc < 0)
+			break;
+	}
+	index_cursor_close(cur);
+	return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+}
+
+static int
+fsck_blame_part(const char *id, uint32_t number, const struct index_part *p, void *arg)
+{
+	struct fsck *f = arg;
+
+	f->kind = FSCK_PART;
+	f->upload_id = id;
+	f->part_number = number;
+	return fsck_blame_pages(f, p->oid);
+}
+
+/* Names every object and upload part that uses a chunk step 3 found unreadable. */
+static int
+fsck_blame(struct fsck *f)
+{
+	int rc;
+
+	if (f->bad.n == 0)
+		return 0;
+	rc = index_read_begin(f->st->ix, &f->txn);
+	if (rc < 0)
+		return rc;
+	rc = index_bucket_iter(f->txn, fsck_blame_bucket, f);
+	if (rc == 0)
+		rc = index_part_iter(f->txn, NULL, 0, fsck_blame_part, f);
+	index_read_end(f->txn);
+	return rc;
 }
 
 static int
@@ -488,11 +616,19 @@ int
 store_fsck(struct store *st, void (*fn)(const char *problem, void *arg), void *arg,
 	   struct store_fsck_result *out)
 {
-	struct fsck f = {.st = st, .fn = fn, .arg = arg, .out = out};
+	return store_fsck_run(st, fn, arg, out, NULL);
+}
+
+int
+store_fsck_run(struct store *st, void (*fn)(const char *problem, void *arg), void *arg,
+	       struct store_fsck_result *out, const struct store_fsck_hooks *hooks)
+{
+	struct fsck f = {.st = st, .fn = fn, .arg = arg, .out = out, .hooks = hooks};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	store_idmap_init(&f.map);
+	store_idmap_init(&f.bad);
 	f.batch = malloc(FSCK_BATCH * sizeof(*f.batch));
 	if (!f.batch)
 		abort();
@@ -510,9 +646,12 @@ store_fsck(struct store *st, void (*fn)(const char *problem, void *arg), void *a
 	index_read_end(f.txn);
 	if (rc == 0)
 		rc = fsck_records(&f);
+	if (rc == 0)
+		rc = fsck_blame(&f);
 out_close:
 	close(f.fd);
 out_free:
+	store_idmap_fini(&f.bad);
 	store_idmap_fini(&f.map);
 	free(f.exp);
 	free(f.batch);

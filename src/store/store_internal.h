@@ -304,6 +304,21 @@ int store_ref_release_pages(struct store_wctx *w, struct index_txn *txn, uint64_
 /* Applies the gathered pack byte deltas. */
 int store_ref_flush(struct store_wctx *w, struct index_txn *txn);
 
+/* store_fsck.c: what the checker found, for the repair (store_repair.c). Any hook may be NULL.
+ * object: bucket/key uses a missing or unreadable chunk (pointers valid during the call; may be
+ * called more than once for one object). part: the upload with that id has such a part. chunk:
+ * the record of id is unreadable. refcount: id's refcount should be found (the recount). */
+struct store_fsck_hooks {
+	void (*object)(const char *bucket, struct slice key, void *arg);
+	void (*part)(const char *upload_id, void *arg);
+	void (*chunk)(const struct chunk_id *id, void *arg);
+	void (*refcount)(const struct chunk_id *id, uint64_t found, void *arg);
+	void *arg;
+};
+/* store_fsck() with hooks. */
+int store_fsck_run(struct store *st, void (*fn)(const char *problem, void *arg), void *arg,
+		   struct store_fsck_result *out, const struct store_fsck_hooks *hooks);
+
 /* gc.c */
 /* Creates (store_open) and frees (store_close) st->gc. */
 int store_gc_init(struct store *st);

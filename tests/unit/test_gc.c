@@ -509,6 +509,75 @@ test_gc_min_free(void **state)
 	free(b);
 }
 
+/* fsck names the object that uses a damaged chunk; --repair deletes it and drops the chunk, so
+ * that uploading the same bytes again stores a good copy. */
+struct fsck_lines {
+	int object_a;
+	int problems;
+};
+
+static void
+fsck_collect(const char *problem, void *arg)
+{
+	struct fsck_lines *l = arg;
+
+	l->problems++;
+	if (strstr(problem, "object b/a:") && strstr(problem, "unreadable chunk"))
+		l->object_a++;
+}
+
+static void
+flip_byte(const char *dir, uint32_t pack, off_t off)
+{
+	char path[256];
+	uint8_t byte;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/packs/pack-%08x.cpk", dir, pack);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, off), 1);
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, off), 1);
+	close(fd);
+}
+
+static void
+test_fsck_repair(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t *a = gen_data(61, 40 << 10), *b = gen_data(62, 40 << 10), *p = malloc(40 << 10);
+	struct store_fsck_result r;
+	struct store_repair_result done;
+	struct fsck_lines lines = {0};
+	struct store_get *g;
+	size_t n;
+
+	assert_non_null(p);
+	assert_int_equal(put_bytes(fx->st, "a", a, 40 << 10), 0); /* pack 1 */
+	assert_int_equal(put_bytes(fx->st, "b", b, 40 << 10), 0); /* rolls into pack 2 */
+	flip_byte(fx->dir, 1, 20000);
+	assert_int_equal(store_get_open(fx->st, "b", S("a"), &g), 0);
+	assert_int_equal(store_get_read(g, p, 40 << 10, &n), CAIRN_E_CORRUPT);
+	store_get_close(g);
+	assert_object(fx->st, "b", b, 40 << 10);
+	assert_int_equal(store_fsck(fx->st, fsck_collect, &lines, &r), 0);
+	assert_true(r.problems >= 2);
+	assert_int_equal(lines.object_a, 1);
+	assert_int_equal(store_fsck_repair(fx->st, NULL, NULL, NULL, &r, &done), 0);
+	assert_int_equal(done.objects_deleted, 1);
+	assert_true(done.chunks_dropped >= 1);
+	assert_fsck_clean(fx->st);
+	assert_int_equal(store_get_open(fx->st, "b", S("a"), &g), CAIRN_E_NOTFOUND);
+	assert_object(fx->st, "b", b, 40 << 10);
+	assert_int_equal(put_bytes(fx->st, "a", a, 40 << 10), 0);
+	assert_object(fx->st, "a", a, 40 << 10);
+	assert_fsck_clean(fx->st);
+	free(a);
+	free(b);
+	free(p);
+}
+
 /* ---- concurrent stress ---- */
 
 #define STRESS_KEYS 12
@@ -667,6 +736,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_gc_garbage, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_sync_failure_recovers, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_min_free, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fsck_repair, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gc_concurrent, fx_setup, fx_teardown),
 	};
 
