@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -1012,49 +1013,62 @@ lg_mpu(struct lg_run *r)
 
 /* ---- presigned URLs ---- */
 
-/* Prints the presigned path of object obj. q and c are scratch buffers. */
+/* Appends the query of a presigned URL (without the signature) for scope and amz date to q. */
+static int
+lg_presign_query(const struct lg_opts *o, const char *scope, const char *amz, struct buf *q)
+{
+	int rc;
+
+	rc = buf_append_str(q, "X-Amz-Algorithm=" SIGV4_ALGORITHM "&X-Amz-Credential=");
+	if (rc == 0)
+		rc = lg_uri_encode(q, o->ak, false);
+	if (rc == 0)
+		rc = buf_append_str(q, "%2F");
+	if (rc == 0)
+		rc = lg_uri_encode(q, scope, false);
+	if (rc == 0)
+		rc = buf_printf(q,
+				"&X-Amz-Date=%s&X-Amz-Expires=%" PRIu64 "&X-Amz-SignedHeaders=host",
+				amz, o->expires);
+	return rc;
+}
+
+/* Prints the presigned path of object obj: "/bucket/key?query&X-Amz-Signature=…". c is scratch
+ * space for the canonical request. Returns 0 or CAIRN_E_TOOBIG / -ENAMETOOLONG. */
 static int
 lg_presign_one(const struct lg_opts *o, const char *host, const char *amz,
 	       const uint8_t key[SIGV4_KEY_LEN], uint64_t obj, struct buf *c)
 {
-	char path[LG_URL_MAX], scope[SIGV4_SCOPE_SIZE + 64], hash[2 * SIGV4_KEY_LEN + 1];
+	char raw[LG_URL_MAX], scope[SIGV4_SCOPE_SIZE + 64], hash[2 * SIGV4_KEY_LEN + 1];
 	char sts[512], sig_hex[2 * SIGV4_KEY_LEN + 1];
 	uint8_t sig[SIGV4_KEY_LEN];
-	size_t qoff;
+	struct buf path, query;
 	int rc, n;
 
-	n = snprintf(path, sizeof(path), "/%s/%s%08" PRIu64, o->bucket, o->prefix, obj);
-	snprintf(scope, sizeof(scope), "%.8s/%s/s3/aws4_request", amz, o->region);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	n = snprintf(raw, sizeof(raw), "/%s/%s%08" PRIu64, o->bucket, o->prefix, obj);
+	if (n < 0 || (size_t)n >= sizeof(raw))
 		return -ENAMETOOLONG;
+	snprintf(scope, sizeof(scope), "%.8s/%s/s3/aws4_request", amz, o->region);
+	buf_init(&path, LG_URL_MAX);
+	buf_init(&query, LG_URL_MAX);
 	buf_reset(c);
-	rc = buf_printf(c, "%s\n", o->method);
+	rc = lg_uri_encode(&path, raw, true);
 	if (rc == 0)
-		rc = lg_uri_encode(c, path, true);
-	qoff = c->len + 1;
+		rc = lg_presign_query(o, scope, amz, &query);
 	if (rc == 0)
-		rc = buf_printf(c, "\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F",
-				o->ak);
-	if (rc == 0)
-		rc = lg_uri_encode(c, scope, false);
-	if (rc == 0)
-		rc = buf_printf(c,
-				"&X-Amz-Date=%s&X-Amz-Expires=%" PRIu64 "&X-Amz-SignedHeaders=host",
-				amz, o->expires);
-	if (rc == 0)
-		rc = buf_printf(c, "\nhost:%s\n\nhost\n" SIGV4_UNSIGNED_PAYLOAD, host);
-	if (rc < 0)
-		return rc;
-	sigv4_sha256_hex(c->p, c->len, hash);
-	n = snprintf(sts, sizeof(sts), SIGV4_ALGORITHM "\n%s\n%s\n%s", amz, scope, hash);
-	sigv4_hmac(key, SIGV4_KEY_LEN, sts, (size_t)n, sig);
-	hex_encode(sig, sizeof(sig), sig_hex);
-	/* The canonical request holds "METHOD\npath\nquery\n…": print path?query. */
-	*(char *)memchr(c->p + qoff, '\n', c->len - qoff) = '\0';
-	c->p[qoff - 1] = '\0';
-	printf("%s?%s&X-Amz-Signature=%s\n", (const char *)c->p + strlen(o->method) + 1,
-	       (const char *)c->p + qoff, sig_hex);
-	return 0;
+		rc = buf_printf(c, "%s\n%s\n%s\nhost:%s\n\nhost\n" SIGV4_UNSIGNED_PAYLOAD,
+				o->method, (const char *)path.p, (const char *)query.p, host);
+	if (rc == 0) {
+		sigv4_sha256_hex(c->p, c->len, hash);
+		n = snprintf(sts, sizeof(sts), SIGV4_ALGORITHM "\n%s\n%s\n%s", amz, scope, hash);
+		sigv4_hmac(key, SIGV4_KEY_LEN, sts, (size_t)n, sig);
+		hex_encode(sig, sizeof(sig), sig_hex);
+		printf("%s?%s&X-Amz-Signature=%s\n", (const char *)path.p, (const char *)query.p,
+		       sig_hex);
+	}
+	buf_fini(&query);
+	buf_fini(&path);
+	return rc;
 }
 
 static int
@@ -1291,6 +1305,8 @@ lg_run_fini(struct lg_run *r)
 	unsigned int i;
 
 	for (i = 0; r->x != NULL && i < r->nx; i++) {
+		if (r->multi != NULL && r->x[i].easy != NULL)
+			curl_multi_remove_handle(r->multi, r->x[i].easy);
 		curl_easy_cleanup(r->x[i].easy);
 		curl_slist_free_all(r->x[i].hdrs);
 		buf_fini(&r->x[i].resp);
