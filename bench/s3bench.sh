@@ -238,10 +238,17 @@ is_up() { # server
 	fi
 }
 
+# Writes back the dirty pages of the work dir's file system, so that what one figure left in
+# the page cache (nginx does not fsync) is not flushed on the time of the next one.
+settle() {
+	timeout 120 sync -f "$WORK" 2>/dev/null || timeout 120 sync
+}
+
 # lg server out command [args…]: loadgen against server, reporting its CPU and RSS.
 lg() {
 	local srv=$1 out=$2 cmd=$3 url pids
 	shift 3
+	settle
 	if [ "$srv" = cairn ]; then
 		url=$CAIRN_URL pids=$CAIRND_PID
 	else
@@ -386,6 +393,7 @@ wrk_figure() { # row rep server conns
 	if [ "$srv" = cairn ]; then url=$CAIRN_URL pids=$CAIRND_PID; else url=$NGINX_URL pids=$NGINX_PIDS; fi
 	is_up "$srv" || { printf 'F\t%s\t%s\t%s\t%s\n' "$row" "$srv" "$rep" "$srv is not running" >>"$RES"; return; }
 	out=$WORK/out/$row-$srv-$rep
+	settle
 	c0=$(cpu_ticks "$pids")
 	run_to "$out.wrk" wrk -t1 -c"$conns" -d"${SMALL_SECS}s" --timeout 10s --latency \
 		-s "$WORK/get.lua" "$url" -- "$WORK/paths.txt"
