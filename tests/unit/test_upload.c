@@ -342,6 +342,15 @@ test_complete_errors(void **state)
 	cpart(&cp[0], &p1);
 	cpart(&cp[1], &p2);
 	/* Not ascending, none, too many. */
+	{
+		struct store_complete_part *many = calloc(STORE_PARTS_MAX + 1, sizeof(*many));
+
+		assert_non_null(many);
+		assert_int_equal(store_upload_complete(fx->st, "b", S("e"), id, many,
+						       STORE_PARTS_MAX + 1, no_meta, NULL, &info),
+				 CAIRN_E_INVAL);
+		free(many);
+	}
 	cp[1].number = 1;
 	assert_int_equal(
 	    store_upload_complete(fx->st, "b", S("e"), id, cp, 2, no_meta, NULL, &info),
