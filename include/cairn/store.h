@@ -224,6 +224,29 @@ struct store_stats {
 /* Computes statistics from one read snapshot. */
 int store_stats(struct store *st, struct store_stats *out);
 
+/*
+ * One bucket's share. A chunk's bytes are attributed to buckets in proportion to the references
+ * they hold on it (a chunk referenced 3 times, twice from bucket A, counts 2/3 of its bytes in A):
+ * the buckets' raw and stored bytes add up to the store's live bytes (less the shares of objects
+ * being read while replaced, which belong to no bucket), so they can be billed. Dead bytes belong
+ * to no bucket.
+ */
+struct store_bucket_stats {
+	uint64_t objects;
+	uint64_t logical_bytes; /* sum of object sizes */
+	double raw_bytes;	/* attributed raw (uncompressed) bytes of the chunks it uses */
+	double stored_bytes;	/* attributed record bytes of those chunks */
+	uint64_t uploads;	/* multipart uploads in progress */
+	uint64_t upload_bytes;	/* bytes their parts hold (included in raw/stored above) */
+};
+
+/* Calls fn for each bucket in name order with its statistics, from one read snapshot (walks every
+ * object's chunk list: seconds per million references; meant for `cairn stats`). fn returns
+ * non-zero to stop (returned). Returns 0 or an error. */
+int store_stats_buckets(struct store *st,
+			int (*fn)(const char *name, const struct store_bucket_stats *s, void *arg),
+			void *arg);
+
 /* What fsck found; fn is called once per problem with a one-line description (bucket, key,
  * chunk id, pack and offset where they apply). */
 struct store_fsck_result {

@@ -2,7 +2,11 @@
  * cli_stats.c — `cairn stats` and `cairn fsck`.
  *
  * dedup ratio = logical bytes / raw bytes of the distinct live chunks; compression ratio = raw
- * bytes / stored (record) bytes of those chunks.
+ * bytes / stored (record) bytes of those chunks. dead bytes: records of chunks no object
+ * references (still in the index); reclaimable bytes: pack bytes that hold no live chunk (dead
+ * chunks and the leftovers of aborted or crashed uploads), what compaction can give back.
+ * Per bucket, chunk bytes are attributed in proportion to references (store.h), so the buckets'
+ * stored bytes add up to the total; a bucket's dedup ratio counts sharing with other buckets.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +18,12 @@ static double
 ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 1.0;
+}
+
+static uint64_t
+reclaimable(const struct store_stats *s)
+{
+	return s->pack_bytes > s->stored_bytes ? s->pack_bytes - s->stored_bytes : 0;
 }
 
 static void
@@ -32,6 +42,7 @@ stats_text(const struct store_stats *s)
 	printf("chunks             %llu (%llu references)\n", (unsigned long long)s->chunks,
 	       (unsigned long long)s->chunk_refs);
 	printf("dead bytes         %llu\n", (unsigned long long)s->dead_bytes);
+	printf("reclaimable bytes  %llu\n", (unsigned long long)reclaimable(s));
 	printf("packs              %llu (%llu bytes)\n", (unsigned long long)s->packs,
 	       (unsigned long long)s->pack_bytes);
 	printf("index bytes        %llu\n", (unsigned long long)s->index_bytes);
@@ -43,21 +54,54 @@ stats_json(const struct store_stats *s)
 	printf("{\"buckets\":%llu,\"objects\":%llu,\"logical_bytes\":%llu,\"raw_bytes\":%llu,"
 	       "\"stored_bytes\":%llu,\"dead_bytes\":%llu,\"chunks\":%llu,\"chunk_refs\":%llu,"
 	       "\"packs\":%llu,\"pack_bytes\":%llu,\"index_bytes\":%llu,\"dedup_ratio\":%.4f,"
-	       "\"compression_ratio\":%.4f}\n",
+	       "\"compression_ratio\":%.4f,\"reclaimable_bytes\":%llu,\"per_bucket\":[",
 	       (unsigned long long)s->buckets, (unsigned long long)s->objects,
 	       (unsigned long long)s->logical_bytes, (unsigned long long)s->raw_bytes,
 	       (unsigned long long)s->stored_bytes, (unsigned long long)s->dead_bytes,
 	       (unsigned long long)s->chunks, (unsigned long long)s->chunk_refs,
 	       (unsigned long long)s->packs, (unsigned long long)s->pack_bytes,
 	       (unsigned long long)s->index_bytes, ratio(s->logical_bytes, s->raw_bytes),
-	       ratio(s->raw_bytes, s->stored_bytes));
+	       ratio(s->raw_bytes, s->stored_bytes), (unsigned long long)reclaimable(s));
+}
+
+/* Bucket names are [a-z0-9.-] (S3 rules): they need no JSON escaping. */
+static int
+bucket_json(const char *name, const struct store_bucket_stats *b, void *arg)
+{
+	int *n = arg;
+
+	printf("%s{\"name\":\"%s\",\"objects\":%llu,\"logical_bytes\":%llu,\"raw_bytes\":%.0f,"
+	       "\"stored_bytes\":%.0f,\"dedup_ratio\":%.4f,\"compression_ratio\":%.4f,"
+	       "\"uploads\":%llu,\"upload_bytes\":%llu}",
+	       (*n)++ ? "," : "", name, (unsigned long long)b->objects,
+	       (unsigned long long)b->logical_bytes, b->raw_bytes, b->stored_bytes,
+	       b->raw_bytes > 0 ? (double)(b->logical_bytes + b->upload_bytes) / b->raw_bytes : 1.0,
+	       b->stored_bytes > 0 ? b->raw_bytes / b->stored_bytes : 1.0,
+	       (unsigned long long)b->uploads, (unsigned long long)b->upload_bytes);
+	return 0;
+}
+
+static int
+bucket_text(const char *name, const struct store_bucket_stats *b, void *arg)
+{
+	int *n = arg;
+
+	if ((*n)++ == 0)
+		printf("\n%-24s %8s %14s %14s %14s %7s %7s\n", "bucket", "objects", "logical",
+		       "raw", "stored", "dedup", "compr");
+	printf("%-24s %8llu %14llu %14.0f %14.0f %7.2f %7.2f\n", name,
+	       (unsigned long long)b->objects, (unsigned long long)b->logical_bytes, b->raw_bytes,
+	       b->stored_bytes,
+	       b->raw_bytes > 0 ? (double)(b->logical_bytes + b->upload_bytes) / b->raw_bytes : 1.0,
+	       b->stored_bytes > 0 ? b->raw_bytes / b->stored_bytes : 1.0);
+	return 0;
 }
 
 int
 cli_stats_print(struct store *st, bool json)
 {
 	struct store_stats s;
-	int rc;
+	int rc, n = 0;
 
 	rc = store_stats(st, &s);
 	if (rc < 0) {
@@ -68,6 +112,13 @@ cli_stats_print(struct store *st, bool json)
 		stats_json(&s);
 	else
 		stats_text(&s);
+	rc = store_stats_buckets(st, json ? bucket_json : bucket_text, &n);
+	if (json)
+		printf("]}\n");
+	if (rc < 0) {
+		cli_err("stats: %s", cairn_strerror(rc));
+		return rc;
+	}
 	return 0;
 }
 

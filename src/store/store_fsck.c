@@ -66,17 +66,35 @@ struct fsck {
 	uint64_t blamed;		      /* step 4: reports for the current object */
 };
 
-static void __attribute__((format(printf, 2, 3))) fsck_report(struct fsck *f, const char *fmt, ...)
+static void
+fsck_line(struct fsck *f, bool problem, const char *fmt, va_list ap)
 {
 	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (problem)
+		f->out->problems++;
+	if (f->fn)
+		f->fn(line, f->arg);
+}
+
+static void __attribute__((format(printf, 2, 3))) fsck_report(struct fsck *f, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	fsck_line(f, true, fmt, ap);
 	va_end(ap);
-	f->out->problems++;
-	if (f->fn)
-		f->fn(line, f->arg);
+}
+
+/* A line that details a problem already counted (which objects an unreadable chunk affects). */
+static void __attribute__((format(printf, 2, 3))) fsck_detail(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fsck_line(f, false, fmt, ap);
+	va_end(ap);
 }
 
 static const char *
@@ -509,7 +527,7 @@ fsck_blame_page(uint64_t start, const struct index_page_entry *e, size_t n, void
 		if (f->blamed > FSCK_BLAME_PER_OBJECT)
 			continue;
 		fsck_where(f, where, sizeof(where), f->oid);
-		fsck_report(f, "%s: bytes %llu..%llu are in unreadable chunk %s (%s)", where,
+		fsck_detail(f, "%s: bytes %llu..%llu are in unreadable chunk %s (%s)", where,
 			    (unsigned long long)(i ? e[i - 1].end : start),
 			    (unsigned long long)e[i].end, fsck_hex(&e[i].id, hex),
 			    cairn_strerror(-(int)m->a));
@@ -528,7 +546,7 @@ fsck_blame_pages(struct fsck *f, uint64_t oid)
 	rc = index_page_iter(f->txn, oid, false, fsck_blame_page, f);
 	if (rc == 0 && f->blamed > FSCK_BLAME_PER_OBJECT) {
 		fsck_where(f, where, sizeof(where), oid);
-		fsck_report(f, "%s: %llu more unreadable chunk references", where,
+		fsck_detail(f, "%s: %llu more unreadable chunk references", where,
 			    (unsigned long long)(f->blamed - FSCK_BLAME_PER_OBJECT));
 	}
 	return rc;
