@@ -153,6 +153,9 @@ int store_get_seek(struct store_get *g, uint64_t offset);
  * span->len == 0 at the end. The span lives until the next call on g. Returns 0, or
  * CAIRN_E_CORRUPT when a chunk fails its checksum (logged with bucket, key and chunk id). */
 int store_get_next(struct store_get *g, size_t max, struct slice *span);
+/* Loads (and verifies) the chunk at the read position without moving it, so that a damaged
+ * chunk is found before a response is committed. Same returns as store_get_next. */
+int store_get_prefetch(struct store_get *g);
 /* Copies up to len bytes at the read position into p; *n == 0 at the end. Same returns. */
 int store_get_read(struct store_get *g, void *p, size_t len, size_t *n);
 /* Closes g (releasing a deferred old version if g was its last reader). NULL is a no-op. */

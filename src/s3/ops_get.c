@@ -310,6 +310,7 @@ ops_get_object(struct server_req *r, bool head)
 	enum s3_error e;
 	uint32_t part;
 	bool whole;
+	int rc;
 
 	if (vid && strcmp(vid, "null") != 0) {
 		server_req_fail(r, S3E_NO_SUCH_VERSION, NULL);
@@ -334,6 +335,12 @@ ops_get_object(struct server_req *r, bool head)
 	ops_validators(r, &info);
 	server_resp_header(&r->resp, "Accept-Ranges", "bytes");
 	ops_meta_headers(r, meta, whole);
+	/* A damaged first chunk is still a proper error: nothing has been sent yet. (Past this
+	 * point a damaged chunk can only cut the response short; see http.c.) */
+	if (!head && r->resp.length && (rc = store_get_prefetch(g)) < 0) {
+		server_req_fail_rc(r, rc);
+		goto out_close_get;
+	}
 	if (!head) {
 		r->resp.get = g;
 		g = NULL;

@@ -295,6 +295,16 @@ store_get_next(struct store_get *g, size_t max, struct slice *span)
 }
 
 int
+store_get_prefetch(struct store_get *g)
+{
+	if (g->pos >= g->info.size)
+		return 0;
+	if (g->chunk_ok && g->pos >= g->chunk_start && g->pos < g->chunk_end)
+		return 0;
+	return get_load_chunk(g);
+}
+
+int
 store_get_read(struct store_get *g, void *p, size_t len, size_t *n)
 {
 	struct slice span;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A flipped byte in a pack file, with a real cairnd and boto3: GET of the affected object fails
 with an error (never wrong bytes: a response whose headers already went out is cut short, so
-the client sees a truncated body, not a complete wrong one), cairnd logs a line naming the
+the client sees a truncated body, not a complete wrong one; a GET whose first chunk is the
+damaged one gets 500 InternalError before anything is sent), cairnd logs a line naming the
 object and the chunk, ranges outside the damaged chunk and the other objects keep working, the
 scrubber finds the damage (GET /_cairn/scrub), `cairn fsck` names the object, `cairn fsck
 --repair` (cairnd stopped) deletes it, fsck is clean again, and uploading the same bytes again
@@ -110,12 +111,16 @@ class Corruption(unittest.TestCase):
         deadline = time.monotonic() + 5
         while True:
             log = tail_text(self.server.log_path, 200000, log_at)
-            m = re.search(r"%s/victim: chunk ([0-9a-f]{64})" % BUCKET, log)
+            m = re.search(r"%s/victim: chunk ([0-9a-f]{64}) at offset (\d+)" % BUCKET, log)
             if m or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         self.assertIsNotNone(m, "no log line naming the object and chunk:\n" + log[-3000:])
-        bad_chunk = m.group(1)
+        bad_chunk, bad_off = m.group(1), int(m.group(2))
+        # a GET whose first chunk is the damaged one fails before anything is sent: 500
+        r = raw_request(self.server.port, "GET", "/%s/victim" % BUCKET, sign=self.root,
+                        headers={"Range": "bytes=%d-%d" % (bad_off, bad_off + 99)})
+        self.assertEqual((r.status, r.error.get("Code")), (500, "InternalError"), r)
         # ranges clear of the damage and the other objects work
         data, err = get_or_error(s3, "victim", Range="bytes=0-1048575")
         self.assertIsNone(err, err)
