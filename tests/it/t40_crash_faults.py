@@ -195,7 +195,9 @@ class CrashFaults(unittest.TestCase):
         s3 = self.client()
         s3.create_bucket(Bucket=BUCKET)
         self.state = [KeyState() for _ in range(KEYS)]
-        rnd = random.Random(int(os.environ.get("CAIRN_T40_SEED", str(int(time.time())))))
+        seed = int(os.environ.get("CAIRN_T40_SEED", str(int(time.time()))))
+        print("\nt40: seed %d (CAIRN_T40_SEED repeats the kill timings)" % seed)
+        rnd = random.Random(seed)
         total = {"ops": 0, "mp": 0, "gc_removed": 0, "gc_moved": 0}
         t0 = time.monotonic()
         for i in range(ROUNDS):
