@@ -4,13 +4,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +32,7 @@
 #define CAIRND_VERSION "0.1"
 #define CAIRND_CREDS_FILE "root-credentials"
 #define CAIRND_KEY_MAX 128
+#define CAIRND_FD_RESERVE 256 /* descriptors kept for packs, the index, logs */
 
 struct cairnd_creds {
 	char access_key[CAIRND_KEY_MAX + 1];
@@ -40,11 +44,14 @@ cairnd_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cairnd [--config FILE] [--data DIR] [--listen HOST:PORT] [--region NAME]\n"
-		"              [--domain NAME] [--KEY VALUE ...] [--help] [--version]\n"
+		"              [--domain NAME] [--user NAME] [--KEY VALUE ...] [--help]\n"
+		"              [--version]\n"
 		"Every setting of config/cairnd.conf is also a flag (--max-connections 64) and an\n"
 		"environment variable (CAIRN_MAX_CONNECTIONS). Precedence: flags > environment >\n"
 		"config file > defaults. Root credentials: CAIRN_ROOT_ACCESS_KEY and\n"
-		"CAIRN_ROOT_SECRET_KEY, else generated into <data>/" CAIRND_CREDS_FILE ".\n");
+		"CAIRN_ROOT_SECRET_KEY, else generated into <data>/" CAIRND_CREDS_FILE ".\n"
+		"Started as root with --user NAME, cairnd creates the data dir for NAME and runs\n"
+		"as NAME. Limits on what clients may send: docs/limits.md.\n");
 }
 
 /* Finds --config FILE (or --config=FILE) among the flags, else CAIRN_CONFIG. */
@@ -174,7 +181,10 @@ cairnd_creds_write(const char *path, const struct cairnd_creds *cr)
 	int fd, rc = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* A stale temporary file would keep its old mode: start from a new one. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");
@@ -242,6 +252,108 @@ cairnd_root_creds(const struct conf *c, struct cairnd_creds *cr)
 	return 0;
 }
 
+/* ---- process limits and privileges ---- */
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit so that the connection limit is reachable
+ * (every connection is a socket); when even the hard limit is too low, lowers
+ * c->max_connections to what fits and says so. */
+static void
+cairnd_raise_nofile(struct conf *c)
+{
+	struct rlimit rl;
+	rlim_t want, room;
+	unsigned m;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = old;
+	}
+	want = (rlim_t)http_connection_cap(c->max_connections) + CAIRND_FD_RESERVE;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	room =
+	    rl.rlim_cur > 2 * CAIRND_FD_RESERVE ? rl.rlim_cur - CAIRND_FD_RESERVE : rl.rlim_cur / 2;
+	for (m = (unsigned)(room * 8 / 9); m > 1 && http_connection_cap(m) > room; m--)
+		;
+	log_warn("open file limit %llu is too low for max_connections %u: serving %u (raise the "
+		 "hard limit, ulimit -Hn)",
+		 (unsigned long long)rl.rlim_cur, c->max_connections, m);
+	c->max_connections = m;
+}
+
+/* Creates the data dir for uid/gid when it is missing (mode 0700, then handed to them); an
+ * existing one is left as it is, with a warning when it belongs to someone else. Returns 0, or
+ * -1 after a log line. */
+static int
+cairnd_data_dir_for(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == 0) {
+		if (chown(dir, uid, gid) < 0) {
+			log_error("cannot hand data dir %s to uid %u: %s", dir, (unsigned)uid,
+				  strerror(errno));
+			rmdir(dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != EEXIST || stat(dir, &sb) < 0) {
+		log_error("cannot create data dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (sb.st_uid != uid)
+		log_warn("data dir %s belongs to uid %u, not to uid %u: cairnd may be unable to "
+			 "write it",
+			 dir, (unsigned)sb.st_uid, (unsigned)uid);
+	return 0;
+}
+
+/* With `user` set, started as root: prepares the data dir and switches to that account for good
+ * (supplementary groups, gid, uid), before any thread exists. Returns 0, or -1 after a log line
+ * (unknown user, not root, a switch that fails or can be undone). */
+static int
+cairnd_drop_privileges(const struct conf *c)
+{
+	struct passwd pw, *found = NULL;
+	char pwbuf[4096];
+
+	if (!c->user[0])
+		return 0;
+	if (getpwnam_r(c->user, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || !found) {
+		log_error("--user %s: no such user", c->user);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw.pw_uid)
+			return 0;
+		log_error("--user %s: cairnd must be started as root to switch users", c->user);
+		return -1;
+	}
+	if (pw.pw_uid == 0) {
+		log_error("--user %s: name an unprivileged account", c->user);
+		return -1;
+	}
+	if (cairnd_data_dir_for(c->data_dir, pw.pw_uid, pw.pw_gid) < 0)
+		return -1;
+	if (setgroups(1, &pw.pw_gid) < 0 || setgid(pw.pw_gid) < 0 || setuid(pw.pw_uid) < 0) {
+		log_error("--user %s: cannot switch: %s", c->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		log_error("--user %s: root privileges could be regained; stopping", c->user);
+		return -1;
+	}
+	log_info("running as %s (uid %u, gid %u)", c->user, (unsigned)pw.pw_uid,
+		 (unsigned)pw.pw_gid);
+	return 0;
+}
+
 /* ---- running ---- */
 
 static int
@@ -302,8 +414,9 @@ cairnd_shutdown(const struct conf *c, struct http_server *hs)
 static int
 cairnd_serve(const struct conf *c, struct server *srv, const sigset_t *sigs)
 {
-	struct http_config hc = {c->listen_host, c->listen_port, c->max_connections,
-				 c->connection_timeout_s};
+	struct http_config hc = {c->listen_host,	  c->listen_port,      c->max_connections,
+				 c->connection_timeout_s, c->header_timeout_s, c->body_min_rate,
+				 c->body_rate_window_s};
 	struct http_server *hs;
 	int rc, sig = 0;
 
@@ -373,7 +486,12 @@ main(int argc, char **argv)
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 	log_set_level(c.log_level);
+	/* The data dir, the index and the credentials are private to the daemon's user. */
+	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	cairnd_raise_nofile(&c);
+	if (cairnd_drop_privileges(&c) < 0)
+		return 1;
 	/* Block the shutdown signals before any thread starts, so that all threads inherit the
 	 * mask and only sigwait() sees them. */
 	sigemptyset(&sigs);

@@ -22,6 +22,7 @@
 #define CONF_HOST_MAX 255
 #define CONF_REGION_MAX 32
 #define CONF_DOMAIN_MAX 255
+#define CONF_USER_MAX 64
 
 struct conf {
 	char data_dir[CONF_PATH_MAX];	     /* "data": the data directory */
@@ -47,13 +48,22 @@ struct conf {
 	uint64_t scrub_rate;	     /* "scrub_rate": bytes/s the scrubber re-verifies; 0 = off */
 	uint64_t min_free_bytes;     /* "min_free": free bytes kept on the data dir's file system
 					for deletes and compaction; new data is refused below */
+	uint32_t header_timeout_s;   /* "header_timeout": seconds a connection gets from its
+					opening (or the end of its previous request) to the end
+					of a request's header section; 0 = off (docs/limits.md) */
+	uint64_t body_min_rate;	     /* "body_min_rate": bytes/s a request body must average
+					over each body_rate_window; 0 = off */
+	uint32_t body_rate_window_s; /* "body_rate_window": seconds of that window */
+	/* "user": the account to switch to when started as root; "" = no switch */
+	char user[CONF_USER_MAX + 1];
 };
 
 /* Fills c with the defaults: data ./cairn-data, listen 127.0.0.1:9000, region us-east-1, no
- * domain, 1024 connections, 60 s idle timeout, 30 s shutdown timeout, 5 GiB objects, log level
+ * domain, 4096 connections, 60 s idle timeout, 30 s shutdown timeout, 5 GiB objects, log level
  * info, zstd level and pack size left to the engine (-1 and 0), unfinished multipart uploads
  * aborted after 7 days, compaction hourly at 50 % dead with a 60 s grace, scrubbing at 4 MiB/s,
- * 64 MiB kept free. */
+ * 64 MiB kept free, 30 s for a request's headers, request bodies at least 1 KiB/s over 30 s,
+ * no user switch. */
 void conf_default(struct conf *c);
 
 /*

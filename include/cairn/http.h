@@ -2,9 +2,19 @@
  * http.h — the libmicrohttpd front end: listens, turns each HTTP request into a server_req
  * (server.h), streams request bodies into it as they arrive and streams responses out.
  *
- * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION) plus MHD's listening
- * thread, so a blocking engine call (fdatasync at commit, an LMDB write) holds up only its own
- * connection. Connections are capped (max_connections) and idle ones time out (timeout_s).
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION, with a small stack) plus
+ * MHD's listening thread, so a blocking engine call (fdatasync at commit, an LMDB write) holds up
+ * only its own connection, and a watchdog thread that enforces the time limits MHD lacks.
+ *
+ * Limits (docs/limits.md): idle connections time out (timeout_s). A connection past
+ * max_connections is still accepted, up to an overflow of max_connections / 8 (at least 8)
+ * more, and each of its requests is answered 503 SlowDown with "Connection: close"; beyond that
+ * libmicrohttpd closes new connections at once. The watchdog cuts a connection whose request
+ * header section is not complete header_timeout_s after the connection opened or its previous
+ * request ended (slowloris), and one whose request body averages less than body_min_rate bytes/s
+ * over body_rate_window_s (time the server itself spends in the handler is not counted); the
+ * client gets 400 RequestTimeout when nothing else is being written, and a log line is written
+ * (at most HTTP_LOG_BURST such lines a second; the rest are counted).
  *
  * Ownership: everything taken from libmicrohttpd is copied into the request during the callback.
  * Each request's state (struct http_req, private to http.c) is reference-counted: one reference
@@ -24,11 +34,20 @@
 #include "cairn/server.h"
 
 struct http_config {
-	const char *host;	  /* numeric address or name to bind */
-	uint16_t port;		  /* 0 picks a free port (see http_port()) */
-	unsigned max_connections; /* concurrent connections */
-	unsigned timeout_s;	  /* idle connection timeout, seconds */
+	const char *host;	     /* numeric address or name to bind */
+	uint16_t port;		     /* 0 picks a free port (see http_port()) */
+	unsigned max_connections;    /* concurrent connections served normally */
+	unsigned timeout_s;	     /* idle connection timeout, seconds */
+	unsigned header_timeout_s;   /* time to a complete header section, seconds; 0 = none */
+	uint64_t body_min_rate;	     /* bytes/s a body must average over the window; 0 = none */
+	unsigned body_rate_window_s; /* that window, seconds (0 counts as 1) */
 };
+
+#define HTTP_LOG_BURST 10 /* limit-event log lines per second */
+
+/* The connections libmicrohttpd admits for max_connections: the limit plus the overflow that is
+ * answered 503 SlowDown. */
+unsigned http_connection_cap(unsigned max_connections);
 
 struct http_server;
 

@@ -17,6 +17,7 @@ enum conf_type {
 	CONF_T_U64,
 	CONF_T_INT,
 	CONF_T_LEVEL,
+	CONF_T_USER, /* account name: [A-Za-z0-9._-], not starting with '-'; may be empty */
 };
 
 struct conf_key {
@@ -48,6 +49,10 @@ static const struct conf_key conf_keys[] = {
     {"gc_grace", CONF_T_U32, CONF_FIELD(gc_grace_s), 0, 86400},
     {"scrub_rate", CONF_T_U64, CONF_FIELD(scrub_rate), 0, 1ll << 40},
     {"min_free", CONF_T_U64, CONF_FIELD(min_free_bytes), 0, 1ll << 50},
+    {"header_timeout", CONF_T_U32, CONF_FIELD(header_timeout_s), 0, 86400},
+    {"body_min_rate", CONF_T_U64, CONF_FIELD(body_min_rate), 0, 1ll << 40},
+    {"body_rate_window", CONF_T_U32, CONF_FIELD(body_rate_window_s), 1, 3600},
+    {"user", CONF_T_USER, CONF_FIELD(user), 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -60,7 +65,7 @@ conf_default(struct conf *c)
 	snprintf(c->listen_host, sizeof(c->listen_host), "%s", "127.0.0.1");
 	c->listen_port = 9000;
 	snprintf(c->region, sizeof(c->region), "%s", "us-east-1");
-	c->max_connections = 1024;
+	c->max_connections = 4096;
 	c->connection_timeout_s = 60;
 	c->shutdown_timeout_s = 30;
 	c->max_object_size = 5ull << 30;
@@ -73,6 +78,9 @@ conf_default(struct conf *c)
 	c->gc_grace_s = 60;
 	c->scrub_rate = 4u << 20;
 	c->min_free_bytes = 64u << 20;
+	c->header_timeout_s = 30;
+	c->body_min_rate = 1024;
+	c->body_rate_window_s = 30;
 }
 
 /* Compares a setting name with '-' and '_' treated alike. */
@@ -198,6 +206,8 @@ conf_set_string(const struct conf_key *k, char *field, const char *value)
 		return CAIRN_E_INVAL;
 	if (k->type == CONF_T_DOMAIN && !conf_chars_ok(value, ".-", true))
 		return CAIRN_E_INVAL;
+	if (k->type == CONF_T_USER && (value[0] == '-' || !conf_chars_ok(value, "._-", true)))
+		return CAIRN_E_INVAL;
 	memcpy(field, value, len + 1);
 	return 0;
 }
@@ -217,6 +227,7 @@ conf_set(struct conf *c, const char *name, const char *value)
 	case CONF_T_PATH:
 	case CONF_T_NAME:
 	case CONF_T_DOMAIN:
+	case CONF_T_USER:
 		return conf_set_string(k, field, value);
 	case CONF_T_LISTEN:
 		return conf_parse_listen(value, c->listen_host, &c->listen_port);

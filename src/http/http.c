@@ -1,23 +1,83 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
 
 #include "cairn/err.h"
+#include "cairn/hex.h"
 #include "cairn/http.h"
 #include "cairn/log.h"
 
 /* Per-connection memory libmicrohttpd may use: request headers, the read buffer the body passes
  * through and the write buffer of streamed responses. */
-#define HTTP_CONN_MEMORY (128u << 10)
+#define HTTP_CONN_MEMORY (64u << 10)
 #define HTTP_STREAM_BLOCK (64u << 10)
+/* Connection threads: the deepest request path (LMDB, zstd, SigV4) stays far below 64 KiB of
+ * stack; a small stack keeps thousands of connections cheap. ASan's redzones need more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HTTP_THREAD_STACK (2u << 20)
+#else
+#define HTTP_THREAD_STACK (256u << 10)
+#endif
+#define HTTP_OVERFLOW_MIN 8    /* connections past the limit still answered (503) */
+#define HTTP_WATCH_TICK_MS 200 /* how often the watchdog looks at every connection */
+#define HTTP_CUTS_LOGGED 16    /* cut connections described per watchdog pass */
+#define HTTP_NS 1000000000ll
+
+/* Kinds of limit events; each has its own log-line budget, so that libmicrohttpd's chatter
+ * under a flood cannot crowd out the watchdog's lines. */
+enum http_log_kind {
+	HTTP_LOG_MHD,	   /* libmicrohttpd's messages (connection limit reached …) */
+	HTTP_LOG_SLOWDOWN, /* 503 SlowDown past max_connections */
+	HTTP_LOG_TIMEOUT,  /* the watchdog's cuts */
+	HTTP_LOG_KINDS,
+};
+
+struct http_ratelog {
+	atomic_llong sec;  /* the current second */
+	atomic_uint count; /* lines in it */
+	atomic_uint dropped;
+};
+
+enum http_phase {
+	HTTP_PHASE_HEADERS, /* waiting for a request's header section */
+	HTTP_PHASE_BODY,    /* headers handled; the body, if any, is arriving */
+	HTTP_PHASE_BUSY,    /* the handler runs, or the response is going out */
+};
+
+/* One connection: libmicrohttpd's socket context, from NOTIFY_STARTED to NOTIFY_CLOSED. The
+ * fields after `overflow` change under hs->lock only. libmicrohttpd closes fd only after
+ * NOTIFY_CLOSED (which unlinks the connection under the lock), so the watchdog may write to and
+ * shutdown() a listed connection's socket. */
+struct http_conn {
+	struct http_conn *prev, *next;
+	int fd;
+	bool overflow; /* opened past max_connections: every request gets 503 SlowDown */
+	char peer[INET6_ADDRSTRLEN + 8];
+	enum http_phase phase;
+	bool cut;	       /* shut down by the watchdog */
+	bool request_line;     /* a request line arrived in this HEADERS phase */
+	bool responded;	       /* a response is queued: the watchdog writes nothing then */
+	bool in_handler;       /* the connection's thread is handing body bytes on */
+	unsigned requests;     /* requests completed on this connection */
+	int64_t since_ns;      /* HEADERS: phase start; BODY: rate window start */
+	int64_t busy_ns;       /* BODY: handler time inside the window */
+	uint64_t body_bytes;   /* BODY: body bytes of the request so far */
+	uint64_t window_bytes; /* BODY: body_bytes at the window start */
+	char request_id[SERVER_REQUEST_ID_LEN + 1];
+};
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -25,12 +85,25 @@ struct http_server {
 	bool quiesced;
 	uint16_t port;
 	atomic_uint inflight;
+	unsigned max_connections;
+	int64_t header_timeout_ns; /* 0: none */
+	uint64_t body_min_rate;	   /* 0: none */
+	int64_t body_window_ns;
+	pthread_mutex_t lock; /* conns, nconns, stopping and the connections' mutable fields */
+	pthread_cond_t wake;  /* the watchdog's tick, or its stop */
+	struct http_conn *conns;
+	unsigned nconns;
+	bool stopping;
+	bool watchdog_live;
+	pthread_t watchdog;
+	struct http_ratelog logs[HTTP_LOG_KINDS];
 };
 
 /* One request. See http.h for the two references. */
 struct http_req {
 	atomic_int refs;
 	struct http_server *hs;
+	struct http_conn *conn; /* the connection, until the completion callback */
 	struct server_req *sr;
 	bool started;	/* the access handler saw the headers */
 	bool responded; /* a response was queued */
@@ -53,6 +126,427 @@ http_req_release(struct http_req *hr)
 	free(hr);
 }
 
+static int64_t
+http_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * HTTP_NS + ts.tv_nsec;
+}
+
+unsigned
+http_connection_cap(unsigned max_connections)
+{
+	unsigned extra = max_connections / 8;
+
+	return max_connections + (extra < HTTP_OVERFLOW_MIN ? HTTP_OVERFLOW_MIN : extra);
+}
+
+/* Logs a limit event (warn), at most HTTP_LOG_BURST lines a second of each kind: a flood of
+ * hostile connections must not become a flood of log lines. The first line after dropped ones
+ * counts them. */
+static void http_log_limit(struct http_server *hs, enum http_log_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+http_log_limit(struct http_server *hs, enum http_log_kind kind, const char *fmt, ...)
+{
+	struct http_ratelog *rl = &hs->logs[kind];
+	long long sec = http_now_ns() / HTTP_NS, cur = atomic_load(&rl->sec);
+	unsigned dropped;
+	char line[512];
+	va_list ap;
+
+	if (cur != sec && atomic_compare_exchange_strong(&rl->sec, &cur, sec))
+		atomic_store(&rl->count, 0);
+	if (atomic_fetch_add(&rl->count, 1) >= HTTP_LOG_BURST) {
+		atomic_fetch_add(&rl->dropped, 1);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	dropped = atomic_exchange(&rl->dropped, 0);
+	if (dropped)
+		log_warn("%s (%u similar lines dropped)", line, dropped);
+	else
+		log_warn("%s", line);
+}
+
+/* ---- connections ---- */
+
+static void
+http_conn_peer(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(out, n, "%s:%u", ip, port);
+}
+
+static struct http_conn *
+http_conn_new(struct http_server *hs, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct http_conn *conn = calloc(1, sizeof(*conn));
+
+	if (!conn)
+		abort();
+	conn->fd = ci ? ci->connect_fd : -1;
+	http_conn_peer(c, conn->peer, sizeof(conn->peer));
+	pthread_mutex_lock(&hs->lock);
+	conn->next = hs->conns;
+	if (hs->conns)
+		hs->conns->prev = conn;
+	hs->conns = conn;
+	hs->nconns++;
+	conn->overflow = hs->nconns > hs->max_connections;
+	conn->phase = HTTP_PHASE_HEADERS;
+	conn->since_ns = http_now_ns();
+	pthread_mutex_unlock(&hs->lock);
+	return conn;
+}
+
+static void
+http_conn_free(struct http_server *hs, struct http_conn *conn)
+{
+	if (!conn)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		hs->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	hs->nconns--;
+	pthread_mutex_unlock(&hs->lock);
+	free(conn);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection opens or closes. */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		 enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *hs = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = http_conn_new(hs, c);
+		return;
+	}
+	http_conn_free(hs, *socket_context);
+	*socket_context = NULL;
+}
+
+static struct http_conn *
+http_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The request's headers are in: the handler takes over (the watchdog leaves the connection
+ * alone while it runs). Returns false when the watchdog already cut the connection. */
+static bool
+http_conn_enter(struct http_server *hs, struct http_conn *conn, const char *request_id)
+{
+	bool ok;
+
+	if (!conn)
+		return true;
+	pthread_mutex_lock(&hs->lock);
+	ok = !conn->cut;
+	conn->phase = HTTP_PHASE_BUSY;
+	snprintf(conn->request_id, sizeof(conn->request_id), "%s", request_id);
+	pthread_mutex_unlock(&hs->lock);
+	return ok;
+}
+
+/* The first handler call is over: the body (if any) comes next and its rate window starts. */
+static void
+http_conn_await_body(struct http_server *hs, struct http_conn *conn, bool responded)
+{
+	if (!conn)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	conn->phase = HTTP_PHASE_BODY;
+	conn->responded = responded;
+	conn->since_ns = http_now_ns();
+	conn->busy_ns = 0;
+	conn->body_bytes = conn->window_bytes = 0;
+	pthread_mutex_unlock(&hs->lock);
+}
+
+/* len body bytes arrived and go to the handler now. Returns false when the connection was cut. */
+static bool
+http_conn_body_begin(struct http_server *hs, struct http_conn *conn, size_t len)
+{
+	bool ok;
+
+	if (!conn)
+		return true;
+	pthread_mutex_lock(&hs->lock);
+	ok = !conn->cut;
+	conn->body_bytes += len;
+	conn->in_handler = true;
+	pthread_mutex_unlock(&hs->lock);
+	return ok;
+}
+
+/* The handler is done with a body piece it got at t0: that time is the server's, not the
+ * client's, and does not count against the body rate. */
+static void
+http_conn_body_end(struct http_server *hs, struct http_conn *conn, int64_t t0)
+{
+	if (!conn)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	conn->in_handler = false;
+	conn->busy_ns += http_now_ns() - t0;
+	pthread_mutex_unlock(&hs->lock);
+}
+
+/* The body is complete: the operation runs and the response goes out. Returns false when the
+ * connection was cut. */
+static bool
+http_conn_busy(struct http_server *hs, struct http_conn *conn)
+{
+	bool ok;
+
+	if (!conn)
+		return true;
+	pthread_mutex_lock(&hs->lock);
+	ok = !conn->cut;
+	conn->phase = HTTP_PHASE_BUSY;
+	pthread_mutex_unlock(&hs->lock);
+	return ok;
+}
+
+/* Returns true when the watchdog cut conn (and sent 400 RequestTimeout where it could). */
+static bool
+http_conn_was_cut(struct http_server *hs, struct http_conn *conn)
+{
+	bool cut;
+
+	if (!conn)
+		return false;
+	pthread_mutex_lock(&hs->lock);
+	cut = conn->cut;
+	pthread_mutex_unlock(&hs->lock);
+	return cut;
+}
+
+/* A request line arrived (start) or a request ended (!start): the header deadline runs from the
+ * end of the previous request, so an idle keep-alive connection ends after header_timeout too. */
+static void
+http_conn_request_edge(struct http_server *hs, struct http_conn *conn, bool start)
+{
+	if (!conn)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	if (start) {
+		conn->request_line = true;
+	} else {
+		conn->phase = HTTP_PHASE_HEADERS;
+		conn->since_ns = http_now_ns();
+		conn->request_line = false;
+		conn->responded = false;
+		conn->request_id[0] = 0;
+		conn->requests++;
+	}
+	pthread_mutex_unlock(&hs->lock);
+}
+
+/* ---- the watchdog: header deadline and body rate floor ---- */
+
+/* What the watchdog did to one connection, logged after the lock is released. */
+struct http_cut {
+	char peer[INET6_ADDRSTRLEN + 8];
+	char request_id[SERVER_REQUEST_ID_LEN + 1];
+	bool body;	/* the body was too slow (else: the header section was late) */
+	bool idle;	/* an idle keep-alive connection: no log line at warn */
+	uint64_t bytes; /* body bytes in the failed window */
+};
+
+/* Writes "400 RequestTimeout" straight to the socket. Only while libmicrohttpd writes nothing on
+ * the connection (no response queued, handler not running); never blocks. Best effort. */
+static void
+http_conn_send_timeout(const struct http_conn *conn)
+{
+	char head[320], id[SERVER_REQUEST_ID_LEN + 1];
+	struct iovec iov[2];
+	struct msghdr msg;
+	struct buf body;
+	uint8_t rnd[SERVER_REQUEST_ID_LEN / 2];
+	int n;
+
+	if (conn->request_id[0]) {
+		memcpy(id, conn->request_id, sizeof(id));
+	} else {
+		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		hex_encode(rnd, sizeof(rnd), id);
+	}
+	buf_init(&body, 4096);
+	if (s3err_render(&body, S3E_REQUEST_TIMEOUT, NULL, NULL, id, NULL, 0) < 0)
+		goto out_free_body;
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d Bad Request\r\nContent-Type: application/xml\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\nx-amz-request-id: %s\r\n"
+		     "Server: cairn\r\n\r\n",
+		     s3err_status(S3E_REQUEST_TIMEOUT), body.len, id);
+	iov[0] = (struct iovec){head, (size_t)n};
+	iov[1] = (struct iovec){body.p, body.len};
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	(void)sendmsg(conn->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+out_free_body:
+	buf_fini(&body);
+}
+
+/* Cuts conn: the 400 when it is safe to write, then shutdown() wakes the connection's thread,
+ * which sees the end of the stream and closes the connection (aborting an unfinished put). */
+static void
+http_conn_cut(struct http_conn *conn, bool write_error)
+{
+	conn->cut = true;
+	if (conn->fd < 0)
+		return;
+	if (write_error)
+		http_conn_send_timeout(conn);
+	shutdown(conn->fd, SHUT_RDWR);
+}
+
+/* Checks one connection; fills *cut and returns true when it was cut. Under hs->lock. */
+static bool
+http_watch_conn(struct http_server *hs, struct http_conn *conn, int64_t now, struct http_cut *cut)
+{
+	int64_t client_ns;
+	uint64_t got;
+
+	if (conn->cut)
+		return false;
+	if (conn->phase == HTTP_PHASE_HEADERS) {
+		if (!hs->header_timeout_ns || now - conn->since_ns < hs->header_timeout_ns)
+			return false;
+		*cut = (struct http_cut){.body = false,
+					 .idle = conn->requests > 0 && !conn->request_line};
+		http_conn_cut(conn, conn->request_line);
+	} else if (conn->phase == HTTP_PHASE_BODY && hs->body_min_rate && !conn->in_handler) {
+		client_ns = now - conn->since_ns - conn->busy_ns;
+		if (client_ns < hs->body_window_ns)
+			return false;
+		got = conn->body_bytes - conn->window_bytes;
+		if ((double)got * HTTP_NS >= (double)hs->body_min_rate * (double)client_ns) {
+			conn->since_ns = now; /* fast enough: a new window */
+			conn->busy_ns = 0;
+			conn->window_bytes = conn->body_bytes;
+			return false;
+		}
+		*cut = (struct http_cut){.body = true, .bytes = got};
+		http_conn_cut(conn, !conn->responded);
+	} else {
+		return false;
+	}
+	memcpy(cut->peer, conn->peer, sizeof(cut->peer));
+	memcpy(cut->request_id, conn->request_id, sizeof(cut->request_id));
+	return true;
+}
+
+static void
+http_watch_log(struct http_server *hs, const struct http_cut *cut)
+{
+	unsigned window_s = (unsigned)(hs->body_window_ns / HTTP_NS);
+
+	if (cut->idle) {
+		log_debug("closing idle connection %s", cut->peer);
+	} else if (cut->body) {
+		http_log_limit(hs, HTTP_LOG_TIMEOUT,
+			       "RequestTimeout: connection %s cut, request %s: body %llu bytes in "
+			       "%u s, below %llu bytes/s",
+			       cut->peer, cut->request_id[0] ? cut->request_id : "-",
+			       (unsigned long long)cut->bytes, window_s,
+			       (unsigned long long)hs->body_min_rate);
+	} else {
+		http_log_limit(hs, HTTP_LOG_TIMEOUT,
+			       "RequestTimeout: connection %s cut: request header section not "
+			       "complete after %lld s",
+			       cut->peer, (long long)(hs->header_timeout_ns / HTTP_NS));
+	}
+}
+
+/* One pass over every connection; returns false when the server stops. */
+static bool
+http_watch_pass(struct http_server *hs)
+{
+	struct http_cut cuts[HTTP_CUTS_LOGGED];
+	struct http_conn *conn;
+	size_t n = 0, i;
+	unsigned more = 0;
+	int64_t now = http_now_ns();
+	bool live;
+
+	pthread_mutex_lock(&hs->lock);
+	for (conn = hs->conns; conn; conn = conn->next) {
+		struct http_cut cut;
+
+		if (!http_watch_conn(hs, conn, now, &cut))
+			continue;
+		if (n < HTTP_CUTS_LOGGED)
+			cuts[n++] = cut;
+		else
+			more++;
+	}
+	live = !hs->stopping;
+	pthread_mutex_unlock(&hs->lock);
+	for (i = 0; i < n; i++)
+		http_watch_log(hs, &cuts[i]);
+	if (more)
+		http_log_limit(hs, HTTP_LOG_TIMEOUT, "watchdog: %u more connections cut", more);
+	return live;
+}
+
+static void *
+http_watchdog_main(void *arg)
+{
+	struct http_server *hs = arg;
+	struct timespec until;
+
+	while (http_watch_pass(hs)) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += HTTP_WATCH_TICK_MS * 1000000l;
+		if (until.tv_nsec >= HTTP_NS) {
+			until.tv_sec++;
+			until.tv_nsec -= HTTP_NS;
+		}
+		pthread_mutex_lock(&hs->lock);
+		if (!hs->stopping)
+			pthread_cond_timedwait(&hs->wake, &hs->lock, &until);
+		pthread_mutex_unlock(&hs->lock);
+	}
+	return NULL;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: the first thing MHD reports of a request, with the request-target
  * still raw (percent-encoded, query attached) — which is what SigV4 needs. */
 static void *
@@ -61,11 +555,12 @@ http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	struct http_server *hs = cls;
 	struct http_req *hr = calloc(1, sizeof(*hr));
 
-	(void)c;
 	if (!hr)
 		abort();
 	atomic_init(&hr->refs, 1);
 	hr->hs = hs;
+	hr->conn = http_conn_of(c);
+	http_conn_request_edge(hs, hr->conn, true);
 	hr->sr = server_req_new(hs->srv);
 	clock_gettime(CLOCK_MONOTONIC, &hr->t0);
 	hr->uri = strndup(uri, S3REQ_TARGET_MAX + 1);
@@ -140,6 +635,10 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!hr)
 		return;
 	*con_cls = NULL;
+	if (!hr->responded && http_conn_was_cut(hs, hr->conn))
+		hr->status = s3err_status(S3E_REQUEST_TIMEOUT);
+	http_conn_request_edge(hs, hr->conn, false);
+	hr->conn = NULL;
 	http_access_log(hr, toe);
 	atomic_fetch_sub(&hs->inflight, 1);
 	http_req_release(hr);
@@ -254,6 +753,14 @@ http_begin(struct http_req *hr, struct MHD_Connection *c, const char *method)
 
 	hr->started = true;
 	rc = s3req_set_target(&sr->s3, method, hr->uri);
+	if (hr->conn && hr->conn->overflow) {
+		http_log_limit(hr->hs, HTTP_LOG_SLOWDOWN,
+			       "SlowDown: over max_connections (%u): 503 to %s, request %s",
+			       hr->hs->max_connections, hr->conn->peer, sr->request_id);
+		server_req_fail(sr, S3E_SLOW_DOWN, NULL);
+		server_resp_header(&sr->resp, "Connection", "close");
+		return true;
+	}
 	if (rc < 0) {
 		server_req_fail(sr, S3E_INVALID_URI,
 				rc == CAIRN_E_TOOBIG ? "Request target too long" : NULL);
@@ -263,6 +770,34 @@ http_begin(struct http_req *hr, struct MHD_Connection *c, const char *method)
 	if (sr->resp.status)
 		return true;
 	return server_req_begin(sr);
+}
+
+/* The first handler call: the header section is complete. */
+static enum MHD_Result
+http_first_call(struct http_req *hr, struct MHD_Connection *c, const char *method)
+{
+	enum MHD_Result ret = MHD_YES;
+
+	if (!http_conn_enter(hr->hs, hr->conn, hr->sr->request_id))
+		return MHD_NO;
+	if (http_begin(hr, c, method))
+		ret = http_respond(hr, c);
+	http_conn_await_body(hr->hs, hr->conn, hr->responded);
+	return ret;
+}
+
+static enum MHD_Result
+http_body_call(struct http_req *hr, const char *data, size_t *len)
+{
+	int64_t t0 = http_now_ns();
+
+	if (!http_conn_body_begin(hr->hs, hr->conn, *len))
+		return MHD_NO;
+	if (!hr->responded)
+		server_req_body(hr->sr, (const uint8_t *)data, *len);
+	*len = 0;
+	http_conn_body_end(hr->hs, hr->conn, t0);
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -276,37 +811,33 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 	(void)version;
 	if (!hr)
 		return MHD_NO;
-	if (!hr->started) {
-		if (http_begin(hr, c, method))
-			return http_respond(hr, c);
-		return MHD_YES;
-	}
-	if (*upload_data_size) {
-		if (!hr->responded)
-			server_req_body(hr->sr, (const uint8_t *)upload_data, *upload_data_size);
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
+	if (!hr->started)
+		return http_first_call(hr, c, method);
+	if (*upload_data_size)
+		return http_body_call(hr, upload_data, upload_data_size);
 	if (hr->responded)
 		return MHD_YES;
+	if (!http_conn_busy(hr->hs, hr->conn))
+		return MHD_NO;
 	server_req_end(hr->sr);
 	return http_respond(hr, c);
 }
 
 /* ---- the daemon ---- */
 
+/* libmicrohttpd's complaints ("Server reached connection limit" under a flood) go through the
+ * limit-event rate limit. */
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = 0;
-	log_warn("libmicrohttpd: %s", line);
+	http_log_limit(cls, HTTP_LOG_MHD, "libmicrohttpd: %s", line);
 }
 
 static int
@@ -340,11 +871,98 @@ http_bound_port(struct MHD_Daemon *mhd)
 	return info ? info->port : 0;
 }
 
+/* Allocates hs with the limits of cfg; no thread yet. */
+static struct http_server *
+http_server_new(const struct http_config *cfg, struct server *srv)
+{
+	struct http_server *hs = calloc(1, sizeof(*hs));
+	pthread_condattr_t ca;
+	size_t i;
+
+	if (!hs)
+		abort();
+	hs->srv = srv;
+	atomic_init(&hs->inflight, 0);
+	for (i = 0; i < HTTP_LOG_KINDS; i++) {
+		atomic_init(&hs->logs[i].sec, 0);
+		atomic_init(&hs->logs[i].count, 0);
+		atomic_init(&hs->logs[i].dropped, 0);
+	}
+	hs->max_connections = cfg->max_connections;
+	hs->header_timeout_ns = (int64_t)cfg->header_timeout_s * HTTP_NS;
+	hs->body_min_rate = cfg->body_min_rate;
+	hs->body_window_ns =
+	    (int64_t)(cfg->body_rate_window_s ? cfg->body_rate_window_s : 1) * HTTP_NS;
+	pthread_mutex_init(&hs->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hs->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	return hs;
+}
+
+/* Frees hs after its daemon and watchdog are gone; connections still listed (none, normally)
+ * are freed too. */
+static void
+http_server_free(struct http_server *hs)
+{
+	while (hs->conns) {
+		struct http_conn *next = hs->conns->next;
+
+		free(hs->conns);
+		hs->conns = next;
+	}
+	pthread_cond_destroy(&hs->wake);
+	pthread_mutex_destroy(&hs->lock);
+	free(hs);
+}
+
+static void
+http_watchdog_stop(struct http_server *hs)
+{
+	pthread_mutex_lock(&hs->lock);
+	hs->stopping = true;
+	pthread_cond_signal(&hs->wake);
+	pthread_mutex_unlock(&hs->lock);
+	if (hs->watchdog_live)
+		pthread_join(hs->watchdog, NULL);
+	hs->watchdog_live = false;
+}
+
+static struct MHD_Daemon *
+http_mhd_start(const struct http_config *cfg, struct http_server *hs,
+	       const struct sockaddr_storage *ss)
+{
+	/* poll(), not select(): connection sockets may be numbered past FD_SETSIZE once
+	 * RLIMIT_NOFILE is raised. */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (ss->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The logger goes first so that complaints about later options reach it. Function
+	 * pointers travel as intptr_t in MHD_OPTION_ARRAY, as microhttpd.h prescribes. */
+	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, hs},
+	    {MHD_OPTION_SOCK_ADDR, 0, (void *)ss},
+	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)http_connection_cap(cfg->max_connections),
+	     NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONN_MEMORY, NULL},
+	    {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)HTTP_THREAD_STACK, NULL},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_conn_notify, hs},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, hs},
+	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, NULL},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, hs},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	return MHD_start_daemon(flags, cfg->port, NULL, NULL, http_access, hs, MHD_OPTION_ARRAY,
+				opts, MHD_OPTION_END);
+}
+
 int
 http_start(const struct http_config *cfg, struct server *srv, struct http_server **out)
 {
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	struct http_server *hs;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -353,37 +971,25 @@ http_start(const struct http_config *cfg, struct server *srv, struct http_server
 	rc = http_resolve(cfg, &ss, &sslen);
 	if (rc < 0)
 		return rc;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	hs = calloc(1, sizeof(*hs));
-	if (!hs)
-		abort();
-	/* The logger goes first so that complaints about later options reach it. Function
-	 * pointers travel as intptr_t in MHD_OPTION_ARRAY, as microhttpd.h prescribes. */
-	struct MHD_OptionItem opts[] = {
-	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL},
-	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
-	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
-	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s, NULL},
-	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONN_MEMORY, NULL},
-	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, hs},
-	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, NULL},
-	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, hs},
-	    {MHD_OPTION_END, 0, NULL},
-	};
-	hs->srv = srv;
-	atomic_init(&hs->inflight, 0);
+	hs = http_server_new(cfg, srv);
 	errno = 0;
-	hs->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, http_access, hs, MHD_OPTION_ARRAY,
-				   opts, MHD_OPTION_END);
+	hs->mhd = http_mhd_start(cfg, hs, &ss);
 	if (!hs->mhd) {
 		rc = errno ? -errno : -EIO;
-		free(hs);
-		return rc;
+		goto out_free_hs;
 	}
+	rc = -pthread_create(&hs->watchdog, NULL, http_watchdog_main, hs);
+	if (rc < 0)
+		goto out_stop_mhd;
+	hs->watchdog_live = true;
 	hs->port = http_bound_port(hs->mhd);
 	*out = hs;
 	return 0;
+out_stop_mhd:
+	MHD_stop_daemon(hs->mhd);
+out_free_hs:
+	http_server_free(hs);
+	return rc;
 }
 
 uint16_t
@@ -418,6 +1024,7 @@ http_stop(struct http_server *hs)
 {
 	if (!hs)
 		return;
+	http_watchdog_stop(hs);
 	MHD_stop_daemon(hs->mhd);
-	free(hs);
+	http_server_free(hs);
 }

@@ -11,6 +11,7 @@
 #include "cairn/hex.h"
 #include "cairn/log.h"
 #include "cairn/ops.h"
+#include "cairn/s3name.h"
 #include "cairn/server.h"
 
 static int64_t
@@ -344,6 +345,12 @@ server_req_begin(struct server_req *r)
 	}
 	if (rc < 0) {
 		server_req_fail(r, rc == CAIRN_E_TOOBIG ? S3E_KEY_TOO_LONG : S3E_INVALID_URI, NULL);
+		return true;
+	}
+	/* Every operation, not only the writes: a key that is not UTF-8 would otherwise reach
+	 * error documents and logs as it is. */
+	if (r->s3.key.len && !s3name_is_utf8((const char *)r->s3.key.p, r->s3.key.len)) {
+		server_req_fail(r, S3E_INVALID_ARGUMENT, "Invalid object key");
 		return true;
 	}
 	r->op = router_route(&r->s3);

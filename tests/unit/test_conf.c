@@ -23,7 +23,7 @@ test_defaults(void **state)
 	assert_int_equal(c.listen_port, 9000);
 	assert_string_equal(c.region, "us-east-1");
 	assert_string_equal(c.domain, "");
-	assert_int_equal(c.max_connections, 1024);
+	assert_int_equal(c.max_connections, 4096);
 	assert_int_equal(c.connection_timeout_s, 60);
 }
 
@@ -140,6 +140,40 @@ test_env(void **state)
 	assert_non_null(strstr(err, "CAIRN_MAX_CONNECTIONS"));
 }
 
+/* The hostile-client limits (docs/limits.md) and the --user switch. */
+static void
+test_limits_and_user(void **state)
+{
+	struct conf c;
+
+	(void)state;
+	conf_default(&c);
+	assert_int_equal(c.header_timeout_s, 30);
+	assert_int_equal(c.body_min_rate, 1024);
+	assert_int_equal(c.body_rate_window_s, 30);
+	assert_string_equal(c.user, "");
+	assert_int_equal(conf_set(&c, "header-timeout", "0"), 0);
+	assert_int_equal(c.header_timeout_s, 0);
+	assert_int_equal(conf_set(&c, "header_timeout", "86401"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "body_min_rate", "0"), 0);
+	assert_int_equal(c.body_min_rate, 0);
+	assert_int_equal(conf_set(&c, "body_rate_window", "0"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "body_rate_window", "5"), 0);
+	assert_int_equal(c.body_rate_window_s, 5);
+	assert_int_equal(conf_set(&c, "user", "cairn_svc-1.x"), 0);
+	assert_string_equal(c.user, "cairn_svc-1.x");
+	assert_int_equal(conf_set(&c, "user", "-root"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "user", "a b"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "user", "a/b"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "user",
+				  "u234567890123456789012345678901234567890123456789"
+				  "0123456789012345"),
+			 CAIRN_E_INVAL);
+	assert_string_equal(c.user, "cairn_svc-1.x");
+	assert_int_equal(conf_set(&c, "user", ""), 0);
+	assert_string_equal(c.user, "");
+}
+
 int
 main(void)
 {
@@ -148,6 +182,7 @@ main(void)
 	    cmocka_unit_test(test_set),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_limits_and_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
