@@ -22,7 +22,6 @@ and `--user NAME` (root only) dropping privileges for good.
 """
 
 import contextlib
-import hashlib
 import http.client
 import os
 import pwd
