@@ -11,6 +11,7 @@ static const char *const router_names[ROUTER_OP_COUNT] = {
     [ROUTER_OP_HEAD_BUCKET] = "HeadBucket",
     [ROUTER_OP_DELETE_BUCKET] = "DeleteBucket",
     [ROUTER_OP_GET_LOCATION] = "GetBucketLocation",
+    [ROUTER_OP_GET_VERSIONING] = "GetBucketVersioning",
     [ROUTER_OP_LIST_OBJECTS] = "ListObjects",
     [ROUTER_OP_LIST_OBJECTS_V2] = "ListObjectsV2",
     [ROUTER_OP_DELETE_OBJECTS] = "DeleteObjects",

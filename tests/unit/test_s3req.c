@@ -202,6 +202,12 @@ test_router(void **state)
 	assert_int_equal(route("HEAD", "/b/k?uploadId=1", NULL), ROUTER_OP_METHOD_NOT_ALLOWED);
 	assert_int_equal(route("PATCH", "/b/k", NULL), ROUTER_OP_METHOD_NOT_ALLOWED);
 	assert_string_equal(router_op_name(ROUTER_OP_GET_OBJECT), "GetObject");
+	assert_string_equal(router_op_name(ROUTER_OP_COUNT), "-");
+	/* Found by fuzz_s3req: GetBucketVersioning had no name (NULL into the access log). */
+	for (int op = 0; op < ROUTER_OP_COUNT; op++) {
+		assert_non_null(router_op_name((enum router_op)op));
+		assert_true(strlen(router_op_name((enum router_op)op)) > 0);
+	}
 }
 
 int
