@@ -423,6 +423,31 @@ test_put_checks(void **state)
 	server_req_free(r);
 }
 
+/* A key that is not UTF-8 is refused by every operation (not only the writes), before the op
+ * runs: it never reaches an error document or a log line as it is. */
+static void
+test_key_not_utf8(void **state)
+{
+	static const char *const targets[] = {"/utf8/bad%FFkey", "/utf8/over%C0%AF",
+					      "/utf8/surrogate%ED%A0%80", "/utf8/cut%E2%82"};
+	static const char *const methods[] = {"GET", "HEAD", "DELETE", "PUT"};
+	struct server_req *r;
+	size_t i, j;
+
+	(void)state;
+	assert_int_equal(status_of(CALL("PUT", "/utf8")), 200);
+	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		for (j = 0; j < sizeof(methods) / sizeof(methods[0]); j++) {
+			r = run(CALL(methods[j], targets[i], .body = "x", .len = 1));
+			assert_int_equal(r->resp.status, 400);
+			assert_int_equal(r->resp.err, S3E_INVALID_ARGUMENT);
+			server_req_free(r);
+		}
+	}
+	assert_int_equal(status_of(CALL("PUT", "/utf8/caf%C3%A9", .body = "x", .len = 1)), 200);
+	assert_int_equal(status_of(CALL("GET", "/utf8/caf%C3%A9")), 200);
+}
+
 /* A request freed halfway through its body leaves nothing behind. */
 static void
 test_put_abort(void **state)
@@ -767,7 +792,7 @@ main(void)
 	    cmocka_unit_test(test_put_abort),	   cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_copy),	   cmocka_unit_test(test_access),
 	    cmocka_unit_test(test_delete_objects), cmocka_unit_test(test_presigned),
-	    cmocka_unit_test(test_sigv2),
+	    cmocka_unit_test(test_sigv2),	   cmocka_unit_test(test_key_not_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
