@@ -827,6 +827,9 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 
 /* libmicrohttpd's complaints ("Server reached connection limit" under a flood) go through the
  * limit-event rate limit. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
