@@ -39,6 +39,20 @@ fuzz_check_auth(const struct sigv4_auth *a)
 	FUZZ_CHECK(rc == 0 || (rc == CAIRN_E_INVAL && e == S3E_ACCESS_DENIED));
 }
 
+/* No "&"-separated pair of the canonical query is named X-Amz-Signature. */
+static void
+fuzz_check_no_signature(const struct buf *c)
+{
+	static const char sig[] = "X-Amz-Signature=";
+	size_t i;
+
+	for (i = 0; i < c->len; i++) {
+		if (i == 0 || c->p[i - 1] == '&')
+			FUZZ_CHECK(c->len - i < sizeof(sig) - 1 ||
+				   memcmp(c->p + i, sig, sizeof(sig) - 1) != 0);
+	}
+}
+
 /* Canonicalises q, splits the result and canonicalises that: the bytes must not change. */
 static void
 fuzz_canonical_fixed_point(const struct urlenc_query *q, bool skip)
@@ -52,7 +66,7 @@ fuzz_canonical_fixed_point(const struct urlenc_query *q, bool skip)
 	rc = sigv4_canonical_query(q->v, q->n, skip, &c1);
 	FUZZ_CHECK(rc == 0);
 	if (skip)
-		FUZZ_CHECK(!strstr(c1.len ? (const char *)c1.p : "", "X-Amz-Signature="));
+		fuzz_check_no_signature(&c1);
 	rc = urlenc_query_parse(c1.len ? (const char *)c1.p : "", c1.len, &q2);
 	if (rc == 0) {
 		FUZZ_CHECK(sigv4_canonical_query(q2.v, q2.n, false, &c2) == 0);

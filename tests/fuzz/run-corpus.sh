@@ -27,6 +27,8 @@ fi
 
 pass=0
 fail=0
+log=""
+trap 'rm -f "$log"' EXIT
 for bin in "$@"; do
 	name=$(basename "$bin")
 	name=${name#fuzz_}
@@ -61,7 +63,9 @@ for bin in "$@"; do
 		echo "fuzz_$name: ok ($summary)"
 	else
 		fail=$((fail + 1))
-		grep -E "^Running: |ERROR|SUMMARY|runtime error|invariant failed|Test unit written|^    #[0-9]" "$log" | tail -n +1 | head -40
+		grep '^Running: ' "$log" | tail -1 # the input that failed (regression mode)
+		grep -E "ERROR|SUMMARY|runtime error|invariant failed|Test unit written|^    #[0-9]" \
+			"$log" | head -40
 		echo "FAILED: $bin (exit $rc, $summary)"
 	fi
 	rm -f "$log"
