@@ -318,6 +318,24 @@ class CoverageTests(CairnTestCase):
         self.assertIn(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], (404, 412))
         self.absent("cas-missing")
 
+    def test_put_if_none_match_race(self):
+        # The condition is checked where the write commits: of racing creators exactly one wins.
+        import concurrent.futures
+        pool = self.client(max_pool_connections=12)
+        bodies = [b"writer %d " % i * 5000 for i in range(12)]
+
+        def create(i):
+            try:
+                pool.put_object(Bucket=self.bucket, Key="race", Body=bodies[i], IfNoneMatch="*")
+                return 200
+            except ClientError as e:
+                return e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+        with concurrent.futures.ThreadPoolExecutor(12) as ex:
+            statuses = list(ex.map(create, range(12)))
+        self.assertEqual(sorted(statuses), [200] + [412] * 11, statuses)
+        self.assertEqual(self.body("race"), bodies[statuses.index(200)])
+
     def test_delete_objects_1000_keys(self):
         keys = ["many/%04d" % i for i in range(1000)]
         for k in keys[::100]:
