@@ -63,13 +63,9 @@ cli_gc(int argc, char **argv)
 		cli_err("usage: cairn gc DATADIR [--threshold PERCENT] [--json]");
 		return CLI_USAGE;
 	}
-	status = cli_store_open(argv[0], STORE_MODE_WRITE, &st);
-	if (status != CLI_OK) {
-		if (status == CLI_USAGE)
-			cli_err("gc needs the data dir to itself: stop cairnd first, or ask it "
-				"with POST /_cairn/gc");
+	status = cli_store_open_existing(argv[0], "gc (online: POST /_cairn/gc)", &st);
+	if (status != CLI_OK)
 		return status;
-	}
 	rc = gc_run(st, &cfg, &res);
 	store_close(st);
 	if (json) {

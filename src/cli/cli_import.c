@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cairn/err.h"
+#include "cairn/s3name.h"
 #include "cli.h"
 
 #define CLI_IO_BYTES (1u << 20)
@@ -84,8 +85,8 @@ cli_import_file(struct store *st, const char *bucket, const char *key, const cha
 	struct store_put *put;
 	int fd, rc;
 
-	if (k.len == 0 || k.len > INDEX_KEY_MAX) {
-		cli_err("%s: not usable as a key (1 to %d bytes)", path, INDEX_KEY_MAX);
+	if (k.len > INDEX_KEY_MAX || s3name_key_check(key, k.len) < 0) {
+		cli_err("%s: not usable as a key (1 to %d bytes of UTF-8)", path, INDEX_KEY_MAX);
 		return CAIRN_E_INVAL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -125,6 +126,13 @@ cli_import(int argc, char **argv)
 
 	if (argc < 3) {
 		cli_err("usage: cairn import DATADIR BUCKET FILE...");
+		return CLI_USAGE;
+	}
+	if (!s3name_bucket_is_valid(argv[1], strlen(argv[1]))) {
+		/* the S3 rules, or the objects could not be reached through cairnd */
+		cli_err("%s: not a valid bucket name (3 to 63 lowercase letters, digits, dots and "
+			"hyphens)",
+			argv[1]);
 		return CLI_USAGE;
 	}
 	status = cli_store_open(argv[0], STORE_MODE_WRITE, &st);

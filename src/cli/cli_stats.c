@@ -166,12 +166,9 @@ fsck_repair(const char *dir)
 	struct store *st;
 	int status, rc;
 
-	status = cli_store_open(dir, STORE_MODE_WRITE, &st);
-	if (status != CLI_OK) {
-		if (status == CLI_USAGE)
-			cli_err("fsck --repair needs the data dir to itself: stop cairnd first");
+	status = cli_store_open_existing(dir, "fsck --repair", &st);
+	if (status != CLI_OK)
 		return status;
-	}
 	rc = store_fsck_repair(st, fsck_problem, fsck_repaired, NULL, &r, &done);
 	if (rc == 0 && r.problems) {
 		printf("repaired: %llu objects deleted, %llu uploads aborted, %llu refcounts "

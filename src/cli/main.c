@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cairn/err.h"
 #include "cairn/log.h"
@@ -48,8 +49,9 @@ cli_err(const char *fmt, ...)
 	fprintf(stderr, "cairn: %s\n", line);
 }
 
-int
-cli_store_open(const char *dir, enum store_mode mode, struct store **out)
+/* cli_store_open(), but a locked data dir is returned as CLI_LOCKED without a message. */
+static int
+cli_store_open_quiet(const char *dir, enum store_mode mode, struct store **out)
 {
 	struct store_config cfg;
 	int rc;
@@ -60,16 +62,49 @@ cli_store_open(const char *dir, enum store_mode mode, struct store **out)
 	rc = store_open(&cfg, out);
 	if (rc == 0)
 		return CLI_OK;
-	if (rc == CAIRN_E_LOCKED) {
-		cli_err("%s is in use by another process (lock held)", dir);
-		return CLI_USAGE;
-	}
+	if (rc == CAIRN_E_LOCKED)
+		return CLI_LOCKED;
 	if (rc == CAIRN_E_NOTFOUND || rc == -ENOENT || rc == -ENOTDIR) {
 		cli_err("%s: no such data dir", dir);
 		return CLI_USAGE;
 	}
 	cli_err("%s: cannot open: %s", dir, cairn_strerror(rc));
 	return CLI_FAIL;
+}
+
+int
+cli_store_open(const char *dir, enum store_mode mode, struct store **out)
+{
+	int status = cli_store_open_quiet(dir, mode, out);
+
+	if (status == CLI_LOCKED) {
+		cli_err("%s is in use by another process (lock held)", dir);
+		return CLI_USAGE;
+	}
+	return status;
+}
+
+int
+cli_store_open_existing(const char *dir, const char *what, struct store **out)
+{
+	char index_dir[4096];
+	struct stat sb;
+	int n, status;
+
+	n = snprintf(index_dir, sizeof(index_dir), "%s/index", dir);
+	if (n < 0 || (size_t)n >= sizeof(index_dir) || stat(index_dir, &sb) < 0 ||
+	    !S_ISDIR(sb.st_mode)) {
+		cli_err("%s: no such data dir", dir);
+		return CLI_USAGE;
+	}
+	status = cli_store_open_quiet(dir, STORE_MODE_WRITE, out);
+	if (status == CLI_LOCKED) {
+		cli_err("%s is in use by another process (lock held): %s needs the data dir to "
+			"itself, stop cairnd first",
+			dir, what);
+		return CLI_USAGE;
+	}
+	return status;
 }
 
 struct command {

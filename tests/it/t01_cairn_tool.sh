@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # t01: the `cairn` tool over a real data dir: import, cat (byte-exact), stats, fsck (clean, then
-# a flipped pack byte), bad arguments and their exit statuses, the data dir lock (a second import
-# is refused while one runs; cat, stats and user management work beside it), users.
+# a flipped pack byte), bad arguments and missing data dirs (exit status 2, one line, nothing
+# created), the progress line on a terminal, the data dir lock (a second import, gc and fsck
+# --repair are refused with one line while one runs; cat, stats, fsck, uploads list and user
+# management work beside it), users.
 set -u
 C="$CAIRN_BUILD/cairn"
 T=$(mktemp -d /tmp/cairn-t01.XXXXXX)
@@ -41,6 +43,7 @@ head -c 3000000 /dev/urandom >f1.bin
 seq 1 20000 >numbers.txt
 expect_rc 0 "$C" import "$D" photos f1.bin f2.bin empty.txt numbers.txt
 [ "$(wc -l <"$T/out")" = 4 ] || fail "import printed: $(cat "$T/out")"
+[ -s "$T/err" ] && fail "import wrote to stderr (not a terminal): $(cat "$T/err")"
 for f in f1.bin f2.bin empty.txt numbers.txt; do
 	size=$(stat -c %s "$f")
 	md5=$(md5sum "$f" | cut -d' ' -f1)
@@ -94,6 +97,22 @@ expect_rc 2 "$C" user add "$D" "bad name"
 expect_rc 2 "$C" user frob "$D"
 expect_rc 1 "$C" import "$D" photos does-not-exist.bin
 one_line_err "does-not-exist.bin"
+expect_rc 2 "$C" import "$D" Bad_Bucket f1.bin
+one_line_err "Bad_Bucket: not a valid bucket name"
+expect_rc 2 "$C" gc "$T/missing"
+one_line_err "no such data dir"
+expect_rc 2 "$C" fsck "$T/missing" --repair
+one_line_err "no such data dir"
+expect_rc 2 "$C" uploads list "$T/missing"
+one_line_err "no such data dir"
+[ -e "$T/missing" ] && fail "a command created the missing data dir"
+
+echo "--- progress line on a terminal"
+# script(1) gives the import a pseudo-terminal: the progress line goes to it, then is erased.
+script -qec "'$C' import '$T/tty-data' progress f1.bin" /dev/null </dev/null >"$T/tty" 2>&1 ||
+	fail "import under script: $(cat "$T/tty")"
+grep -q "importing f1.bin: [0-9.]* MiB" "$T/tty" || fail "no progress line: $(cat -A "$T/tty")"
+grep -q "stored f1.bin 3000000 " "$T/tty" || fail "import under script: $(cat "$T/tty")"
 
 echo "--- lock"
 mkfifo fifo
@@ -109,6 +128,12 @@ expect_rc 2 "$C" import "$D" photos numbers.txt
 one_line_err "$D is in use by another process (lock held)"
 "$C" cat "$D" photos f1.bin | cmp -s - f1.bin || fail "cat beside a running import"
 expect_rc 0 "$C" stats "$D"
+expect_rc 0 "$C" fsck "$D"
+expect_rc 0 "$C" uploads list "$D"
+expect_rc 2 "$C" gc "$D"
+one_line_err "$D is in use by another process (lock held): gc"
+expect_rc 2 "$C" fsck "$D" --repair
+one_line_err "$D is in use by another process (lock held): fsck --repair"
 expect_rc 0 "$C" user add "$D" alice
 grep -Eq '^access_key_id: [A-Z0-9]{20}$' "$T/out" || fail "user add: $(cat "$T/out")"
 grep -Eq '^secret_access_key: [A-Za-z0-9+/]{40}$' "$T/out" || fail "user add: $(cat "$T/out")"
