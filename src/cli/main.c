@@ -124,7 +124,7 @@ main(int argc, char **argv)
 
 	log_set_level(LOG_LEVEL_WARN);
 	if (argc < 2) {
-		fputs(usage_text, stderr);
+		cli_err("usage: cairn COMMAND [ARGS] (cairn --help lists the commands)");
 		return CLI_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

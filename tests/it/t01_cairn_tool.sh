@@ -80,6 +80,7 @@ grep -q "^fsck: 4 objects, .* 0 problems$" "$T/out" || fail "fsck: $(cat "$T/out
 
 echo "--- bad arguments"
 expect_rc 2 "$C"
+one_line_err "usage: cairn COMMAND"
 expect_rc 0 "$C" --help
 grep -q "usage: cairn" "$T/out" || fail "--help"
 expect_rc 2 "$C" frobnicate
