@@ -10,6 +10,8 @@
     10,000 is accepted and 10,001 is not; a bad partNumber on GET is InvalidArgument.
   * ListMultipartUploads paging inside one key's uploads (upload-id-marker).
   * NoSuchUpload for UploadPartCopy and CompleteMultipartUpload of an upload for another key.
+  * UploadPartCopy of more than 5 GiB (whole source or range) is InvalidRequest; the 5 GiB+
+    source is itself built by reference from 81 part copies of a 64 MiB object.
   * GetObject/HeadObject partNumber=1 of a single-PUT object is the whole object.
 """
 
@@ -153,6 +155,43 @@ class MultipartMoreTests(CairnTestCase):
             with self.subTest(partNumber=bad):
                 r = self.raw("GET", "/%s/%s" % (self.bucket, key), query=[("partNumber", bad)])
                 self.assertRawError(r, "InvalidArgument", 400)
+
+    def test_copy_source_above_5gib(self):
+        # A 5 GiB + 64 MiB source made cheaply: 81 whole-object part copies of a 64 MiB object
+        # reference its chunks (nothing is read or stored again).
+        src = os.urandom(64 * MiB)
+        self.s3.put_object(Bucket=self.bucket, Key="src64", Body=src)
+        uid = self.create("huge")
+        parts = []
+        for n in range(1, 82):
+            r = self.s3.upload_part_copy(Bucket=self.bucket, Key="huge", UploadId=uid,
+                                         PartNumber=n,
+                                         CopySource={"Bucket": self.bucket, "Key": "src64"})
+            parts.append({"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"]})
+        self.complete("huge", uid, parts)
+        size = self.s3.head_object(Bucket=self.bucket, Key="huge")["ContentLength"]
+        self.assertEqual(size, 81 * 64 * MiB)
+        r = self.s3.get_object(Bucket=self.bucket, Key="huge", Range="bytes=%d-%d"
+                               % (size - 100, size - 1))
+        self.assertEqual(r["Body"].read(), src[-100:])
+        # Copying more than 5 GiB into one part, whole or as a range, is refused.
+        uid = self.create("from-huge")
+        self.assertS3Error("InvalidRequest", 400, self.s3.upload_part_copy, Bucket=self.bucket,
+                           Key="from-huge", UploadId=uid, PartNumber=1,
+                           CopySource={"Bucket": self.bucket, "Key": "huge"})
+        self.assertS3Error("InvalidRequest", 400, self.s3.upload_part_copy, Bucket=self.bucket,
+                           Key="from-huge", UploadId=uid, PartNumber=1,
+                           CopySource={"Bucket": self.bucket, "Key": "huge"},
+                           CopySourceRange="bytes=0-%d" % (5 << 30))
+        # A small range of it is fine.
+        r = self.s3.upload_part_copy(Bucket=self.bucket, Key="from-huge", UploadId=uid,
+                                     PartNumber=1, CopySource={"Bucket": self.bucket,
+                                                               "Key": "huge"},
+                                     CopySourceRange="bytes=%d-%d" % (size - 1000, size - 1))
+        self.assertEqual(r["CopyPartResult"]["ETag"],
+                         '"%s"' % hashlib.md5(src[-1000:]).hexdigest())
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key="from-huge", UploadId=uid)
+        self.s3.delete_object(Bucket=self.bucket, Key="huge")
 
     def test_part_number_of_single_put(self):
         body = os.urandom(3000)
