@@ -114,6 +114,18 @@ void index_read_end(struct index_txn *txn);
  */
 int index_write(struct index *ix, int (*fn)(struct index_txn *txn, void *arg), void *arg);
 
+/*
+ * Inside an index_write() fn: runs fn in a transaction nested in txn (LMDB child transaction).
+ * When fn returns 0 its changes join txn and commit or abort with it; otherwise they are undone
+ * and txn goes on as if fn had never run. This lets one write transaction carry many independent
+ * operations (group commit) where one failing does not undo the others. When fn fills the map,
+ * txn as a whole fails (index_write grows the map and reruns its own fn from the start). Returns
+ * fn's value, CAIRN_E_READONLY outside a write transaction, -ENOSPC (map full), -ENOMEM, or
+ * another translated LMDB error beginning or committing the nested transaction.
+ */
+int index_write_nested(struct index_txn *txn, int (*fn)(struct index_txn *txn, void *arg),
+		       void *arg);
+
 /* Buckets. get: CAIRN_E_NOTFOUND. put: overwrites. del: CAIRN_E_NOTFOUND. */
 int index_bucket_get(struct index_txn *txn, const char *name, struct index_bucket *out);
 int index_bucket_put(struct index_txn *txn, const char *name, const struct index_bucket *b);

@@ -136,6 +136,23 @@ int store_put_commit(struct store_put *put, const char *bucket, struct slice key
 /* Abandons a put: nothing becomes visible; its chunk references are dropped. NULL is a no-op. */
 void store_put_abort(struct store_put *put);
 
+/* Group commit at work, counted since store_open (in memory only): concurrent put and part
+ * commits share one index write transaction and one fdatasync. */
+struct store_commit_counters {
+	uint64_t commits;   /* put and part commits applied (whatever their outcome) */
+	uint64_t txns;	    /* index write transactions that carried them */
+	uint64_t batch_max; /* most commits one transaction carried */
+	uint64_t queued;    /* commits waiting for a leader at this moment */
+};
+
+/* Copies the counters into out. */
+void store_commit_counters(struct store *st, struct store_commit_counters *out);
+
+/* Test seam: fn(arg) is called by each group-commit leader (on its own thread, no store lock
+ * held) just before it takes the waiting commits into its transaction, so a test can make a
+ * batch of a known size. NULL clears it. Set it while no commit runs. */
+void store_set_commit_hook(struct store *st, void (*fn)(void *arg), void *arg);
+
 /* ---- gets, stat, delete, copy ---- */
 
 struct store_get;

@@ -432,6 +432,30 @@ index_write(struct index *ix, int (*fn)(struct index_txn *txn, void *arg), void 
 	return rc;
 }
 
+int
+index_write_nested(struct index_txn *t, int (*fn)(struct index_txn *txn, void *arg), void *arg)
+{
+	struct index_txn child = {.ix = t->ix, .write = true};
+	int rc;
+
+	if (!t->write)
+		return CAIRN_E_READONLY;
+	if (t->map_full)
+		return -ENOSPC;
+	rc = mdb_txn_begin(t->ix->env, t->txn, 0, &child.txn);
+	if (rc)
+		return index_txn_err(t, rc);
+	rc = fn(&child, arg);
+	if (child.map_full || rc != 0) {
+		mdb_txn_abort(child.txn);
+		if (child.map_full)
+			t->map_full = true; /* the parent reruns after growing the map */
+		return rc != 0 ? rc : -ENOSPC;
+	}
+	/* Merges the child's pages into the parent; on failure LMDB aborts the child. */
+	return index_txn_err(t, mdb_txn_commit(child.txn));
+}
+
 /* ---- table wrappers ---- */
 
 int

@@ -147,6 +147,7 @@ store_init_sync(struct store *st)
 		return rc;
 	if (pthread_mutex_init(&st->enc_mu, NULL) != 0 || pthread_mutex_init(&st->hook_mu, NULL))
 		abort();
+	store_committer_init(&st->commit);
 	return 0;
 }
 
@@ -201,6 +202,11 @@ store_close(struct store *st)
 
 	if (!st)
 		return;
+	if (st->commit.counters.txns)
+		log_info("store: %llu commits in %llu index transactions (at most %llu in one)",
+			 (unsigned long long)st->commit.counters.commits,
+			 (unsigned long long)st->commit.counters.txns,
+			 (unsigned long long)st->commit.counters.batch_max);
 	store_md5_stop(&st->md5);
 	packstore_close(st->ps);
 	index_close(st->ix);
@@ -213,6 +219,7 @@ store_close(struct store *st)
 	store_gc_fini(st);
 	pthread_mutex_destroy(&st->enc_mu);
 	pthread_mutex_destroy(&st->hook_mu);
+	store_committer_fini(&st->commit);
 	free(st->tmp_dir);
 	free(st->packs_dir);
 	free(st->dir);

@@ -110,6 +110,25 @@ void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
 /* True while job is queued or running. */
 bool store_md5_is_busy(struct md5_pool *pool, struct md5_job *job);
 
+/* ---- group commit (store_commit.c) ---- */
+
+struct commit_req; /* one caller waiting in store_commit_group() */
+
+/* Callers queue here; the first with no leader running becomes the leader, takes the whole queue
+ * and applies it in one index write transaction. */
+struct committer {
+	pthread_mutex_t mu;
+	struct commit_req *head; /* queued, not yet taken by a leader */
+	struct commit_req *tail;
+	bool leading;			       /* a leader is applying a batch */
+	struct store_commit_counters counters; /* under mu */
+	void (*hook)(void *arg);	       /* store_set_commit_hook() */
+	void *hook_arg;
+};
+
+/* Most commits one transaction applies (the rest wait for the next). */
+#define STORE_COMMIT_BATCH_MAX 256
+
 /* ---- pins on object ids (readers) ---- */
 
 struct pin {
@@ -144,6 +163,7 @@ struct store {
 	struct inflight fl;
 	struct pins pins;
 	struct md5_pool md5;
+	struct committer commit;
 	pthread_mutex_t enc_mu;
 	struct pack_encoder *enc_cache[STORE_ENC_CACHE];
 	int nenc;
@@ -221,6 +241,20 @@ struct store_put {
 	bool finished;
 	uint64_t gc_gen; /* the generation it registered in (gc.c) */
 };
+
+/* store_commit.c */
+void store_committer_init(struct committer *q);
+void store_committer_fini(struct committer *q);
+/*
+ * Group commit: makes every pack append this thread completed durable (packstore_sync, shared
+ * with concurrent callers), then runs fn(txn, arg) in a nested transaction (index_write_nested)
+ * of one index write transaction that concurrent callers share, so that one fdatasync of the
+ * index serves them all. fn's changes are durable when this returns 0. fn may run more than once
+ * (index_write reruns after growing the map), like any index_write fn, and runs on another
+ * thread (the leader's): it must use only arg and the transaction. Returns fn's value, the pack
+ * sync's error, or the transaction's error (the commit failed: nothing of fn's is visible).
+ */
+int store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg);
 
 /* store_get.c: the oid g has pinned (its pages stay until store_get_close). */
 uint64_t store_get_oid(const struct store_get *g);

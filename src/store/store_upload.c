@@ -480,9 +480,6 @@ store_upload_part_commit(struct store_put *put, const char *bucket, struct slice
 	rc = part_commit_check(put, number, checksum_len);
 	if (rc < 0)
 		goto out_free_put;
-	rc = packstore_sync(st->ps);
-	if (rc < 0)
-		goto out_free_put;
 	c.part.size = put->received;
 	c.part.mtime_ns = store_now_ns();
 	memcpy(c.part.md5, put->md5sum, 16);
@@ -491,7 +488,7 @@ store_upload_part_commit(struct store_put *put, const char *bucket, struct slice
 		memcpy(c.part.checksum, checksum, checksum_len);
 	store_wctx_init(&c.w, st);
 	upload_pw_init(&c.pw, &c.w, true);
-	rc = index_write(st->ix, part_fn, &c);
+	rc = store_commit_group(st, part_fn, &c);
 	upload_pw_fini(&c.pw);
 	store_wctx_fini(&c.w);
 	if (rc == 0)

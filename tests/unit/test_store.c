@@ -789,6 +789,216 @@ test_concurrent_same(void **state)
 	free(data);
 }
 
+/* ---- group commit ---- */
+
+enum { GC_N = 12 };
+
+struct gc_arg {
+	struct store *st;
+	const char *key;
+	const uint8_t *data;
+	size_t len;
+	struct store_put_cond cond;
+	char etag[64];
+	int rc;
+};
+
+static void *
+gc_put(void *p)
+{
+	struct gc_arg *a = p;
+
+	a->rc = put_bytes(a->st, "b", a->key, a->data, a->len, 1000, &a->cond, NULL);
+	return NULL;
+}
+
+struct gc_hold {
+	struct store *st;
+	uint64_t want; /* commits to wait for in the queue, once */
+	bool timed_out;
+};
+
+/* The first leader waits until every thread has queued its commit (at most 10 s). */
+static void
+gc_hook(void *arg)
+{
+	struct gc_hold *h = arg;
+	struct store_commit_counters c;
+	int i;
+
+	if (!h->want)
+		return;
+	for (i = 0; i < 10000; i++) {
+		store_commit_counters(h->st, &c);
+		if (c.queued >= h->want)
+			break;
+		usleep(1000);
+	}
+	h->timed_out = c.queued < h->want;
+	h->want = 0;
+}
+
+/* Fills a[i] with a put of its own: new keys, and conditional writes over existing keys that
+ * succeed or fail; two threads race If-None-Match on one new key. */
+static void
+gc_plan(struct fx *fx, struct gc_arg *a, char (*keys)[16], uint8_t **data, size_t len)
+{
+	struct store_object_info info;
+	int i;
+
+	for (i = 0; i < GC_N; i++) {
+		data[i] = gen_data(100 + (uint64_t)i, len);
+		a[i] = (struct gc_arg){.st = fx->st, .key = keys[i], .data = data[i], .len = len};
+		snprintf(keys[i], sizeof(keys[i]), i % 4 == 0 ? "new%d" : "old%d", i);
+		if (i % 4 == 0)
+			continue;
+		/* an existing object with other bytes */
+		assert_int_equal(put_bytes(fx->st, "b", keys[i], data[0], len, len, NULL, &info),
+				 0);
+		if (i % 4 == 1)
+			a[i].cond.if_none_match_any = true; /* fails: the key exists */
+		else if (i % 4 == 2)
+			snprintf(a[i].etag, sizeof(a[i].etag), "%s", info.etag); /* succeeds */
+		else
+			snprintf(a[i].etag, sizeof(a[i].etag), "\"%032d\"", 0); /* fails */
+		a[i].cond.if_match = a[i].etag[0] ? a[i].etag : NULL;
+	}
+	/* the last two race for one new key */
+	snprintf(keys[GC_N - 1], sizeof(keys[0]), "race");
+	snprintf(keys[GC_N - 2], sizeof(keys[0]), "race");
+	a[GC_N - 1].cond = (struct store_put_cond){.if_none_match_any = true};
+	a[GC_N - 2].cond = (struct store_put_cond){.if_none_match_any = true};
+}
+
+/* Checks each thread's result and what the keys hold. */
+static void
+gc_verify(struct fx *fx, struct gc_arg *a, uint8_t **data, size_t len)
+{
+	int i, race = -1;
+
+	for (i = 0; i < GC_N - 2; i++) {
+		if (i % 4 == 1 || i % 4 == 3) {
+			assert_int_equal(a[i].rc, CAIRN_E_PRECONDITION);
+			assert_object(fx->st, "b", a[i].key, data[0], len); /* untouched */
+		} else {
+			assert_int_equal(a[i].rc, 0);
+			assert_object(fx->st, "b", a[i].key, data[i], len);
+		}
+	}
+	for (i = GC_N - 2; i < GC_N; i++) {
+		if (a[i].rc == 0) {
+			assert_int_equal(race, -1);
+			race = i;
+		} else {
+			assert_int_equal(a[i].rc, CAIRN_E_PRECONDITION);
+		}
+	}
+	assert_int_not_equal(race, -1);
+	assert_object(fx->st, "b", "race", data[race], len);
+	assert_int_equal(fsck_problems(fx->st), 0);
+}
+
+/* Concurrent commits held until all have queued go through one index transaction, and each
+ * caller gets its own result: a failed precondition undoes only its own commit. */
+static void
+test_group_commit(void **state)
+{
+	struct fx *fx = *state;
+	size_t len = 6000;
+	struct store_commit_counters c0, c1;
+	struct gc_hold hold = {.st = fx->st, .want = GC_N};
+	struct gc_arg a[GC_N];
+	char keys[GC_N][16];
+	uint8_t *data[GC_N];
+	pthread_t th[GC_N];
+	int i;
+
+	gc_plan(fx, a, keys, data, len);
+	store_commit_counters(fx->st, &c0);
+	assert_int_equal(c0.queued, 0);
+	store_set_commit_hook(fx->st, gc_hook, &hold);
+	for (i = 0; i < GC_N; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, gc_put, &a[i]), 0);
+	for (i = 0; i < GC_N; i++)
+		pthread_join(th[i], NULL);
+	store_set_commit_hook(fx->st, NULL, NULL);
+	assert_false(hold.timed_out);
+	store_commit_counters(fx->st, &c1);
+	assert_int_equal(c1.commits - c0.commits, GC_N);
+	assert_int_equal(c1.txns - c0.txns, 1); /* all of them in one transaction */
+	assert_int_equal(c1.batch_max, GC_N);
+	assert_int_equal(c1.queued, 0);
+	gc_verify(fx, a, data, len);
+	/* The results survive a reopen (the transaction committed). */
+	fx_reopen(fx);
+	gc_verify(fx, a, data, len);
+	for (i = 0; i < GC_N; i++)
+		free(data[i]);
+}
+
+struct gc_storm {
+	struct store *st;
+	int id;
+	int ok;
+	int failed;
+	int bad; /* results that were wrong */
+};
+
+/* Each round: a put of a fresh key (must succeed), then If-None-Match on it (must fail). */
+static void *
+gc_storm_run(void *p)
+{
+	struct gc_storm *g = p;
+	struct store_put_cond none = {.if_none_match_any = true};
+	uint8_t body[300];
+	char key[32];
+	int r, rc;
+
+	for (r = 0; r < 25; r++) {
+		snprintf(key, sizeof(key), "s%d-%d", g->id, r);
+		memset(body, 'a' + (g->id + r) % 26, sizeof(body));
+		rc = put_bytes(g->st, "b", key, body, sizeof(body), sizeof(body), NULL, NULL);
+		g->ok += rc == 0;
+		g->bad += rc != 0;
+		rc = put_bytes(g->st, "b", key, body, 10, 10, &none, NULL);
+		g->failed += rc == CAIRN_E_PRECONDITION;
+		g->bad += rc != CAIRN_E_PRECONDITION;
+	}
+	return NULL;
+}
+
+/* Many threads committing at once with mixed outcomes: every result is right, the objects are
+ * whole, and the index is consistent. */
+static void
+test_group_commit_storm(void **state)
+{
+	struct fx *fx = *state;
+	enum { T = 8 };
+	struct gc_storm g[T];
+	struct store_commit_counters c;
+	struct store_stats s;
+	pthread_t th[T];
+	int i;
+
+	for (i = 0; i < T; i++) {
+		g[i] = (struct gc_storm){.st = fx->st, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, gc_storm_run, &g[i]), 0);
+	}
+	for (i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(g[i].bad, 0);
+		assert_int_equal(g[i].ok, 25);
+		assert_int_equal(g[i].failed, 25);
+	}
+	store_commit_counters(fx->st, &c);
+	assert_int_equal(c.commits, 2 * 25 * T);
+	assert_true(c.txns >= 1 && c.txns <= c.commits);
+	stats(fx->st, &s);
+	assert_int_equal(s.objects, 25 * T);
+	assert_int_equal(s.logical_bytes, 300 * 25 * T);
+	assert_int_equal(fsck_problems(fx->st), 0);
+}
+
 /* ---- conditions, buckets, meta ---- */
 
 static void
@@ -1238,6 +1448,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_chunk_ops, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_numbers, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_hook_and_list, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_storm, fx_setup, fx_teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);
