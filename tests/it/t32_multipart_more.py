@@ -8,6 +8,8 @@
   * Metadata and Content-Type given to CreateMultipartUpload end up on the object.
   * A part announced above 5 GiB is EntityTooLarge before any body byte is read; part number
     10,000 is accepted and 10,001 is not; a bad partNumber on GET is InvalidArgument.
+  * A CompleteMultipartUpload body above 8 MiB is MaxMessageLengthExceeded; 10,001 parts listed
+    is MalformedXML.
   * ListMultipartUploads paging inside one key's uploads (upload-id-marker).
   * NoSuchUpload for UploadPartCopy and CompleteMultipartUpload of an upload for another key.
   * UploadPartCopy of more than 5 GiB (whole source or range) is InvalidRequest; the 5 GiB+
@@ -192,6 +194,26 @@ class MultipartMoreTests(CairnTestCase):
                          '"%s"' % hashlib.md5(src[-1000:]).hexdigest())
         self.s3.abort_multipart_upload(Bucket=self.bucket, Key="from-huge", UploadId=uid)
         self.s3.delete_object(Bucket=self.bucket, Key="huge")
+
+    def test_complete_body_limits(self):
+        key = "body-limits"
+        uid = self.create(key)
+        e = self.part(key, uid, 1, b"x")["ETag"]
+        part = b"<Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>" % e.encode()
+        q = [("uploadId", uid)]
+        # More than 8 MiB of body: refused as too long.
+        body = b"<CompleteMultipartUpload>" + part * ((8 * MiB) // len(part) + 1) + \
+            b"</CompleteMultipartUpload>"
+        self.assertRawError(self.raw("POST", "/%s/%s" % (self.bucket, key), query=q,
+                                     body=body), "MaxMessageLengthExceeded", 400)
+        # 10,001 parts listed (well under 8 MiB): not a valid part list.
+        body = b"<CompleteMultipartUpload>" + b"".join(
+            b"<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>" % (n, e.encode())
+            for n in range(1, 10002)) + b"</CompleteMultipartUpload>"
+        self.assertRawError(self.raw("POST", "/%s/%s" % (self.bucket, key), query=q,
+                                     body=body), "MalformedXML", 400)
+        r = self.complete(key, uid, [{"PartNumber": 1, "ETag": e}])
+        self.assertTrue(r["ETag"].endswith('-1"'), r["ETag"])
 
     def test_part_number_of_single_put(self):
         body = os.urandom(3000)
