@@ -194,7 +194,8 @@ gc_plan_scan(struct gc_run *r)
 	rc = packstore_list(r->st->ps, gc_pack_add, r);
 	if (rc < 0)
 		return rc;
-	qsort(r->packs, r->npacks, sizeof(*r->packs), gc_pack_cmp);
+	if (r->npacks > 1) /* with no pack at all r->packs is NULL, which qsort must not get */
+		qsort(r->packs, r->npacks, sizeof(*r->packs), gc_pack_cmp);
 	for (i = 0; i < r->npacks; i++) {
 		rc = packstore_pack_size(r->st->ps, r->packs[i].id, &r->packs[i].size);
 		if (rc == CAIRN_E_NOTFOUND)
@@ -266,7 +267,8 @@ gc_plan(struct gc_run *r)
 		r->packs[n++] = r->packs[i];
 	}
 	r->npacks = n;
-	qsort(r->packs, r->npacks, sizeof(*r->packs), gc_dead_cmp);
+	if (n > 1)
+		qsort(r->packs, n, sizeof(*r->packs), gc_dead_cmp);
 	if (r->cfg->max_packs && r->npacks > r->cfg->max_packs)
 		r->npacks = r->cfg->max_packs;
 	return 0;
