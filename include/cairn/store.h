@@ -114,6 +114,21 @@ int store_put_begin(struct store *st, struct store_put **out);
  * the put can only be aborted. */
 int store_put_write(struct store_put *put, const void *p, size_t len);
 
+struct evp_md_ctx_st; /* OpenSSL's EVP_MD_CTX */
+
+/*
+ * Also feeds every body byte of put, in order, to ctx (an EVP_MD_CTX the caller initialised and
+ * owns: e.g. the SHA-256 of a signed payload), on the store's digest threads beside chunking and
+ * the MD5. Call before the first store_put_write(); ctx must live until the put is committed or
+ * aborted, and the caller touches it only after store_put_digest_sync() or store_put_finish()
+ * returned (it then covers every byte written). Returns 0, or CAIRN_E_INVAL when bytes were
+ * already written or a digest was already added.
+ */
+int store_put_digest_also(struct store_put *put, struct evp_md_ctx_st *ctx);
+
+/* Waits until the digests of put cover every byte written so far. */
+void store_put_digest_sync(struct store_put *put);
+
 /* Ends the body: flushes the last chunk and completes the MD5. After it, *size and md5 tell what
  * was received (so the caller can check Content-MD5 and checksums before committing). */
 int store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16]);

@@ -132,6 +132,53 @@ out_free_dir:
 	return rc;
 }
 
+/* ---- the encoder pool (store_internal.h, STORE_ENC_MAX) ---- */
+
+struct store_enc *
+store_enc_get(struct store *st)
+{
+	struct store_enc *e = NULL;
+
+	pthread_mutex_lock(&st->enc_mu);
+	while (st->nenc_free == 0 && st->nenc == STORE_ENC_MAX)
+		pthread_cond_wait(&st->enc_cv, &st->enc_mu);
+	if (st->nenc_free > 0)
+		e = st->enc_free[--st->nenc_free];
+	else
+		st->nenc++;
+	pthread_mutex_unlock(&st->enc_mu);
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->enc = pack_encoder_new(st->cfg.zstd_level);
+	buf_init(&e->rec, STORE_RECORD_MAX);
+	return e;
+}
+
+void
+store_enc_put(struct store *st, struct store_enc *e)
+{
+	pthread_mutex_lock(&st->enc_mu);
+	st->enc_free[st->nenc_free++] = e;
+	pthread_cond_signal(&st->enc_cv);
+	pthread_mutex_unlock(&st->enc_mu);
+}
+
+static void
+store_enc_free_all(struct store *st)
+{
+	struct store_enc *e;
+
+	while (st->nenc_free > 0) {
+		e = st->enc_free[--st->nenc_free];
+		pack_encoder_free(e->enc);
+		buf_fini(&e->rec);
+		free(e);
+	}
+}
+
 static int
 store_init_sync(struct store *st)
 {
@@ -145,7 +192,8 @@ store_init_sync(struct store *st)
 	rc = store_gc_init(st);
 	if (rc < 0)
 		return rc;
-	if (pthread_mutex_init(&st->enc_mu, NULL) != 0 || pthread_mutex_init(&st->hook_mu, NULL))
+	if (pthread_mutex_init(&st->enc_mu, NULL) != 0 || pthread_cond_init(&st->enc_cv, NULL) ||
+	    pthread_mutex_init(&st->hook_mu, NULL))
 		abort();
 	store_committer_init(&st->commit);
 	return 0;
@@ -198,7 +246,6 @@ out_close:
 void
 store_close(struct store *st)
 {
-	int i;
 
 	if (!st)
 		return;
@@ -210,13 +257,13 @@ store_close(struct store *st)
 	store_md5_stop(&st->md5);
 	packstore_close(st->ps);
 	index_close(st->ix);
-	for (i = 0; i < st->nenc; i++)
-		pack_encoder_free(st->enc_cache[i]);
+	store_enc_free_all(st);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* drops the flock */
 	store_inflight_fini(&st->fl);
 	store_pins_fini(&st->pins);
 	store_gc_fini(st);
+	pthread_cond_destroy(&st->enc_cv);
 	pthread_mutex_destroy(&st->enc_mu);
 	pthread_mutex_destroy(&st->hook_mu);
 	store_committer_fini(&st->commit);
@@ -311,33 +358,6 @@ store_cond_check(const struct store_put_cond *cond, bool exists, const struct in
 	if (cond->if_match && (!exists || !store_etag_matches(cond->if_match, cur)))
 		return CAIRN_E_PRECONDITION;
 	return 0;
-}
-
-/* Encoders hold zstd contexts worth keeping: puts borrow them from a small cache. */
-struct pack_encoder *
-store_encoder_get(struct store *st)
-{
-	struct pack_encoder *enc = NULL;
-
-	pthread_mutex_lock(&st->enc_mu);
-	if (st->nenc > 0)
-		enc = st->enc_cache[--st->nenc];
-	pthread_mutex_unlock(&st->enc_mu);
-	return enc ? enc : pack_encoder_new(st->cfg.zstd_level);
-}
-
-void
-store_encoder_put(struct store *st, struct pack_encoder *enc)
-{
-	if (!enc)
-		return;
-	pthread_mutex_lock(&st->enc_mu);
-	if (st->nenc < STORE_ENC_CACHE) {
-		st->enc_cache[st->nenc++] = enc;
-		enc = NULL;
-	}
-	pthread_mutex_unlock(&st->enc_mu);
-	pack_encoder_free(enc);
 }
 
 void

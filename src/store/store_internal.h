@@ -76,13 +76,16 @@ struct inflight {
 	uint64_t epoch;	  /* bumped whenever an entry leaves the table */
 };
 
-/* ---- MD5 worker pool ---- */
+/* ---- digest worker pool (store_md5.c) ---- */
 
+/* One digest following a put's buffer: bytes base[pos..limit) are still to be hashed. Fields are
+ * the pool's (under its mutex) while busy, the put's while idle. */
 struct md5_job {
 	EVP_MD_CTX *ctx;
-	const uint8_t *p;
-	size_t len;
-	bool busy; /* queued or running (under the pool's mutex) */
+	const uint8_t *base;
+	size_t pos;
+	size_t limit;
+	bool busy; /* queued or running */
 	struct md5_job *next;
 };
 
@@ -101,14 +104,16 @@ struct md5_pool {
 
 int store_md5_start(struct md5_pool *pool);
 void store_md5_stop(struct md5_pool *pool);
-/* Queues job (which must not be busy): MD5-update ctx with p[len] on a worker. The caller keeps
- * p unchanged until store_md5_wait() returns. Without workers, runs inline. */
-void store_md5_submit(struct md5_pool *pool, struct md5_job *job, EVP_MD_CTX *ctx, const uint8_t *p,
-		      size_t len);
-/* Waits until job is no longer busy. */
+/* Makes job an idle digest into ctx (which the caller owns and initialised). */
+void store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx);
+/* Points idle job at base, every byte before pos counted as hashed. */
+void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t pos);
+/* Moves the job's limit to limit (never back) and queues it when idle: a worker hashes
+ * base[pos..limit) in order. The caller keeps those bytes unchanged until store_md5_wait()
+ * returns. Without workers, hashes them inline. */
+void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
+/* Waits until job has caught up with its limit. */
 void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
-/* True while job is queued or running. */
-bool store_md5_is_busy(struct md5_pool *pool, struct md5_job *job);
 
 /* ---- group commit (store_commit.c) ---- */
 
@@ -148,7 +153,16 @@ struct pins {
 
 /* ---- the store ---- */
 
-#define STORE_ENC_CACHE 8
+/* Encoders (each holds a zstd context, about 1 MiB once used) and the buffers records are encoded
+ * into are lent to a put for one chunk at a time, from a pool of at most STORE_ENC_MAX: memory does
+ * not grow with the number of concurrent puts. A put waits when all are lent (encoding is
+ * CPU-bound; a lender may also be in its pack append, hence more than the cores). */
+#define STORE_ENC_MAX 8
+
+struct store_enc {
+	struct pack_encoder *enc;
+	struct buf rec; /* the record being encoded */
+};
 
 struct store_gc; /* gc.c */
 
@@ -165,8 +179,10 @@ struct store {
 	struct md5_pool md5;
 	struct committer commit;
 	pthread_mutex_t enc_mu;
-	struct pack_encoder *enc_cache[STORE_ENC_CACHE];
-	int nenc;
+	pthread_cond_t enc_cv;			   /* signalled when an encoder comes back */
+	struct store_enc *enc_free[STORE_ENC_MAX]; /* idle encoders */
+	int nenc_free;
+	int nenc; /* encoders made (lent or idle) */
 	pthread_mutex_t hook_mu;
 	void (*hook)(const struct chunk_id *id, void *arg);
 	void *hook_arg;
@@ -207,26 +223,32 @@ struct store_wctx {
 /* A put checkpoints (records its new chunks in the index with no references) once it holds this
  * many pins in the in-flight table, so the table's memory stays bounded per put. */
 #define STORE_PUT_PINS_MAX 8192
-/* MD5 work is handed to the pool in regions of at least this many bytes. */
-#define STORE_MD5_BATCH (64u << 10)
+/* New body bytes are handed to the digest jobs once there are this many (each hand-over takes the
+ * pool's mutex). */
+#define STORE_DIGEST_FEED (16u << 10)
+/* A put's body buffer starts this big and doubles up to its cap as the body grows, so that small
+ * puts stay small. */
+#define STORE_PUT_BUF_MIN (64u << 10)
+/* Digest jobs per put: the MD5, and one the caller adds (store_put_digest_also). */
+#define STORE_PUT_DIGESTS 2
 #define STORE_PAGE_BYTES (INDEX_PAGE_ENTRIES * sizeof(struct index_page_entry))
 
 struct store_put {
 	struct store *st;
 	struct chunker ck;
-	uint8_t *buf;	/* the body bytes of the current chunk and what follows, cap bytes */
-	size_t cap;	/* 2 x the maximum chunk size: a partial chunk always leaves room */
-	size_t start;	/* first byte of the current (partial) chunk */
-	size_t scan;	/* bytes up to here were given to the chunker */
-	size_t fill;	/* bytes up to here hold body data */
-	size_t md5_pos; /* bytes up to here were handed to MD5 */
+	uint8_t *buf; /* the body bytes of the current chunk and what follows, alloc bytes */
+	size_t alloc; /* grows from STORE_PUT_BUF_MIN up to cap */
+	size_t cap;   /* 2 x the maximum chunk size: a partial chunk always leaves room */
+	size_t start; /* first byte of the current (partial) chunk */
+	size_t scan;  /* bytes up to here were given to the chunker */
+	size_t fill;  /* bytes up to here hold body data */
+	size_t fed;   /* bytes up to here were handed to the digest jobs */
 	EVP_MD_CTX *md5;
-	struct md5_job job;
+	struct md5_job jobs[STORE_PUT_DIGESTS]; /* [0] the MD5 */
+	int njobs;
 	uint64_t received; /* body bytes fed */
 	uint64_t chunked;  /* object offset just past the last complete chunk */
 	uint64_t nchunks;
-	struct pack_encoder *enc;
-	struct buf rec; /* the record being encoded */
 	/* The chunk list: full pages go to an anonymous spill file, the last page stays here. */
 	struct index_page_entry *page;
 	size_t page_n;
@@ -274,8 +296,10 @@ void store_etag_format(const uint8_t md5[16], uint32_t parts, char out[64]);
 /* Fills info (not meta) from an index object. */
 void store_info_from_object(const struct index_object *obj, struct store_object_info *info);
 int64_t store_now_ns(void);
-struct pack_encoder *store_encoder_get(struct store *st);
-void store_encoder_put(struct store *st, struct pack_encoder *enc);
+/* Lends an encoder (made on first need, up to STORE_ENC_MAX; else waits for one). Give it back
+ * with store_enc_put(). */
+struct store_enc *store_enc_get(struct store *st);
+void store_enc_put(struct store *st, struct store_enc *e);
 void store_call_read_hook(struct store *st, const struct chunk_id *id);
 /* Checks a key's length. Returns 0 or CAIRN_E_INVAL. */
 int store_key_check(struct slice key);

@@ -1,19 +1,77 @@
 /*
- * store_md5.c — a small store-wide pool of threads computing body MD5s (the S3 ETag).
+ * store_md5.c — a small store-wide pool of threads computing body digests beside chunking: the
+ * MD5 of every put (the S3 ETag), and another digest a caller asks for (the x-amz-content-sha256
+ * check of a signed payload).
  *
- * MD5 is serial over the body, so a put cannot split it; what it can do is run it beside its
- * own work: while the put's thread chunks and SHA-256-hashes a region of its buffer, a worker
- * MD5s the same region. A put has at most one job outstanding, which keeps its MD5 in body order.
+ * A digest is serial over the body, so a put cannot split it; what it can do is run it beside
+ * its own work. A job follows one digest along the put's buffer: the put moves the job's limit
+ * forward as bytes arrive, and a worker hashes from the job's position up to the limit in steps,
+ * until it has caught up. A job is queued at most once, so its bytes are hashed in order; a worker
+ * goes on with the same job while no other job waits, else it requeues it behind them (puts
+ * share the workers fairly). The put waits for its jobs to catch up before it moves or frees the
+ * bytes they read.
  */
 #include <stdlib.h>
 
 #include "store_internal.h"
 
+/* Bytes a worker hashes between looks at the queue. */
+#define MD5_STEP (64u << 10)
+
+static void
+md5_enqueue(struct md5_pool *pool, struct md5_job *job)
+{
+	job->next = NULL;
+	if (pool->tail)
+		pool->tail->next = job;
+	else
+		pool->head = job;
+	pool->tail = job;
+}
+
+static struct md5_job *
+md5_dequeue(struct md5_pool *pool)
+{
+	struct md5_job *job = pool->head;
+
+	pool->head = job->next;
+	if (!pool->head)
+		pool->tail = NULL;
+	return job;
+}
+
+/* Hashes job until it has caught up with its limit, or until another job waits. Called and
+ * returns with the pool's mutex held. */
+static void
+md5_run(struct md5_pool *pool, struct md5_job *job)
+{
+	size_t n;
+
+	for (;;) {
+		n = job->limit - job->pos;
+		if (n == 0) {
+			job->busy = false;
+			pthread_cond_broadcast(&pool->done_cv);
+			return;
+		}
+		if (n > MD5_STEP)
+			n = MD5_STEP;
+		pthread_mutex_unlock(&pool->mu);
+		if (!EVP_DigestUpdate(job->ctx, job->base + job->pos, n))
+			abort();
+		pthread_mutex_lock(&pool->mu);
+		job->pos += n;
+		if (job->pos < job->limit && pool->head) {
+			md5_enqueue(pool, job); /* others wait: take turns, one step each */
+			return;
+		}
+	}
+}
+
 static void *
 md5_worker(void *arg)
 {
 	struct md5_pool *pool = arg;
-	struct md5_job *job;
 
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
@@ -21,16 +79,7 @@ md5_worker(void *arg)
 			pthread_cond_wait(&pool->work_cv, &pool->mu);
 		if (!pool->head)
 			break;
-		job = pool->head;
-		pool->head = job->next;
-		if (!pool->head)
-			pool->tail = NULL;
-		pthread_mutex_unlock(&pool->mu);
-		if (!EVP_DigestUpdate(job->ctx, job->p, job->len))
-			abort();
-		pthread_mutex_lock(&pool->mu);
-		job->busy = false;
-		pthread_cond_broadcast(&pool->done_cv);
+		md5_run(pool, md5_dequeue(pool));
 	}
 	pthread_mutex_unlock(&pool->mu);
 	return NULL;
@@ -80,26 +129,39 @@ store_md5_stop(struct md5_pool *pool)
 }
 
 void
-store_md5_submit(struct md5_pool *pool, struct md5_job *job, EVP_MD_CTX *ctx, const uint8_t *p,
-		 size_t len)
+store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 {
 	job->ctx = ctx;
-	job->p = p;
-	job->len = len;
+	job->base = NULL;
+	job->pos = job->limit = 0;
+	job->busy = false;
 	job->next = NULL;
+}
+
+void
+store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t pos)
+{
+	job->base = base;
+	job->pos = job->limit = pos;
+}
+
+void
+store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
+{
 	if (pool->nthreads == 0) {
-		if (!EVP_DigestUpdate(ctx, p, len))
+		if (limit > job->pos &&
+		    !EVP_DigestUpdate(job->ctx, job->base + job->pos, limit - job->pos))
 			abort();
+		job->pos = job->limit = limit;
 		return;
 	}
 	pthread_mutex_lock(&pool->mu);
-	job->busy = true;
-	if (pool->tail)
-		pool->tail->next = job;
-	else
-		pool->head = job;
-	pool->tail = job;
-	pthread_cond_signal(&pool->work_cv);
+	job->limit = limit;
+	if (!job->busy && job->pos < limit) {
+		job->busy = true;
+		md5_enqueue(pool, job);
+		pthread_cond_signal(&pool->work_cv);
+	}
 	pthread_mutex_unlock(&pool->mu);
 }
 
@@ -112,17 +174,4 @@ store_md5_wait(struct md5_pool *pool, struct md5_job *job)
 	while (job->busy)
 		pthread_cond_wait(&pool->done_cv, &pool->mu);
 	pthread_mutex_unlock(&pool->mu);
-}
-
-bool
-store_md5_is_busy(struct md5_pool *pool, struct md5_job *job)
-{
-	bool busy;
-
-	if (pool->nthreads == 0)
-		return false;
-	pthread_mutex_lock(&pool->mu);
-	busy = job->busy;
-	pthread_mutex_unlock(&pool->mu);
-	return busy;
 }

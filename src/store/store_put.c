@@ -1,16 +1,17 @@
 /*
  * store_put.c — the put pipeline: body bytes in, chunks out.
  *
- * store_put_write() copies the caller's bytes into the put's own buffer (2 x the maximum chunk
- * size), hands the new region to the MD5 pool and, at the same time, runs the chunker over it.
- * Each complete chunk is hashed (SHA-256, its id), looked up (in-flight table, then index),
- * encoded with the put's own encoder and appended only when new (store_inflight.c). The chunk's
+ * store_put_write() copies the caller's bytes into the put's own buffer (growing up to 2 x the
+ * maximum chunk size), hands the new region to the digest pool (the MD5, and a digest the caller
+ * added) and, at the same time, runs the chunker over it. Each complete chunk is hashed (SHA-256,
+ * its id), looked up (in-flight table, then index), and only when new encoded with an encoder
+ * lent for that chunk and appended (store_inflight.c). The chunk's
  * id and end offset join the put's chunk list: the list's last page stays in memory, full pages
  * go to an anonymous spill file, so a put of any size holds a bounded amount of memory; commit
  * streams the pages back into the index.
  *
- * Bytes the buffer holds are never moved or overwritten while the MD5 job covering them may run:
- * the only move (compaction of the partial chunk to the front) first waits for the job.
+ * Bytes the buffer holds are never moved or overwritten while a digest job covering them may run:
+ * the moves (compaction of the partial chunk to the front, growth) first wait for the jobs.
  *
  * Abort: records the put appended stay in their packs with nothing referencing them (dead space
  * that is not in the index, except chunks a checkpoint recorded with refcount 0). The compactor
@@ -40,29 +41,39 @@ store_put_begin(struct store *st, struct store_put **out)
 	put->st = st;
 	chunker_init(&put->ck, &st->cfg.chunking);
 	put->cap = 2 * (size_t)st->cfg.chunking.max_size;
-	put->buf = malloc(put->cap);
+	put->alloc = put->cap < STORE_PUT_BUF_MIN ? put->cap : STORE_PUT_BUF_MIN;
+	put->buf = malloc(put->alloc);
 	put->page = malloc(STORE_PAGE_BYTES);
 	put->md5 = EVP_MD_CTX_new();
 	if (!put->buf || !put->page || !put->md5 || !EVP_DigestInit_ex(put->md5, EVP_md5(), NULL))
 		abort();
-	put->enc = store_encoder_get(st);
-	buf_init(&put->rec, STORE_RECORD_MAX);
+	store_md5_job_init(&put->jobs[0], put->md5);
+	store_md5_rebase(&put->jobs[0], put->buf, 0);
+	put->njobs = 1;
 	put->spill_fd = -1;
 	store_gc_put_enter(st, &put->gc_gen);
 	*out = put;
 	return 0;
 }
 
+/* Waits until every digest job has caught up with the bytes handed to it. */
+static void
+put_digest_wait(struct store_put *put)
+{
+	int i;
+
+	for (i = 0; i < put->njobs; i++)
+		store_md5_wait(&put->st->md5, &put->jobs[i]);
+}
+
 void
 store_put_free(struct store_put *put)
 {
-	store_md5_wait(&put->st->md5, &put->job);
+	put_digest_wait(put);
 	if (put->npinned)
 		store_inflight_unpin(put->st, put->pinned, put->npinned);
 	if (put->spill_fd >= 0)
 		close(put->spill_fd);
-	store_encoder_put(put->st, put->enc);
-	buf_fini(&put->rec);
 	EVP_MD_CTX_free(put->md5);
 	free(put->pinned);
 	free(put->page);
@@ -144,6 +155,7 @@ static int
 put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t *p, size_t len)
 {
 	struct store *st = put->st;
+	struct store_enc *e;
 	uint64_t epoch;
 	int rc;
 
@@ -155,10 +167,11 @@ put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t 
 	rc = store_space_check(st);
 	if (rc < 0)
 		return rc;
-	rc = pack_record_encode(put->enc, id, p, len, &put->rec);
-	if (rc < 0)
-		return rc;
-	rc = store_inflight_add(st, id, put->rec.p, put->rec.len, epoch);
+	e = store_enc_get(st);
+	rc = pack_record_encode(e->enc, id, p, len, &e->rec);
+	if (rc == 0)
+		rc = store_inflight_add(st, id, e->rec.p, e->rec.len, epoch);
+	store_enc_put(st, e);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	return put_pinned_add(put, id);
@@ -245,53 +258,69 @@ put_chunk(struct store_put *put, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* The buffer invariants: the partial chunk, the scanned bytes and the MD5-summed bytes all lie
- * within the filled part, and the partial chunk is shorter than a maximum chunk. */
+/* The buffer invariants: the partial chunk, the scanned bytes and the bytes handed to the digests
+ * all lie within the filled part, and the partial chunk is shorter than a maximum chunk. */
 static bool
 put_check(const struct store_put *put)
 {
-	return put->start <= put->scan && put->scan <= put->fill && put->fill <= put->cap &&
-	       put->md5_pos <= put->fill && put->fill - put->start <= put->cap &&
+	return put->start <= put->scan && put->scan <= put->fill && put->fill <= put->alloc &&
+	       put->alloc <= put->cap && put->fed <= put->fill &&
+	       put->fill - put->start <= put->cap &&
 	       put->chunked + (put->fill - put->start) == put->received;
 }
 
-/* Hands the bytes not yet MD5-summed to the pool when there are enough (a quarter of the buffer,
- * at most STORE_MD5_BATCH) and no job is running. */
+/* Hands the bytes up to fill to every digest job. */
 static void
-put_md5_kick(struct store_put *put)
+put_digest_feed(struct store_put *put)
 {
-	size_t batch = put->cap / 4 < STORE_MD5_BATCH ? put->cap / 4 : STORE_MD5_BATCH;
+	int i;
 
-	if (put->fill - put->md5_pos < batch || store_md5_is_busy(&put->st->md5, &put->job))
-		return;
-	store_md5_submit(&put->st->md5, &put->job, put->md5, put->buf + put->md5_pos,
-			 put->fill - put->md5_pos);
-	put->md5_pos = put->fill;
+	for (i = 0; i < put->njobs; i++)
+		store_md5_feed(&put->st->md5, &put->jobs[i], put->fill);
+	put->fed = put->fill;
 }
 
-/* Waits for the running job and sums the rest inline (this thread would only wait otherwise). */
+/* Every digest covers every byte received; the jobs are idle (the buffer may move). */
 static void
-put_md5_flush(struct store_put *put)
+put_digest_sync(struct store_put *put)
 {
-	store_md5_wait(&put->st->md5, &put->job);
-	if (put->md5_pos < put->fill &&
-	    !EVP_DigestUpdate(put->md5, put->buf + put->md5_pos, put->fill - put->md5_pos))
-		abort();
-	put->md5_pos = put->fill;
+	if (put->fed < put->fill)
+		put_digest_feed(put);
+	put_digest_wait(put);
 }
 
-/* Moves the partial chunk to the front of the buffer (after the MD5 of every byte is done). */
 static void
-put_compact(struct store_put *put)
+put_digest_rebase(struct store_put *put)
+{
+	int i;
+
+	for (i = 0; i < put->njobs; i++)
+		store_md5_rebase(&put->jobs[i], put->buf, put->fill);
+	put->fed = put->fill;
+}
+
+/* Makes room for more bytes: grows the buffer while it is below its cap, else moves the partial
+ * chunk to the front (after the digests of every byte are done). */
+static void
+put_make_room(struct store_put *put)
 {
 	size_t keep = put->fill - put->start;
+	uint8_t *p;
 
-	put_md5_flush(put);
-	memmove(put->buf, put->buf + put->start, keep);
-	put->scan -= put->start;
-	put->fill = keep;
-	put->md5_pos = keep;
-	put->start = 0;
+	put_digest_sync(put);
+	if (put->alloc < put->cap) {
+		put->alloc = put->alloc * 2 < put->cap ? put->alloc * 2 : put->cap;
+		p = realloc(put->buf, put->alloc);
+		if (!p)
+			abort();
+		put->buf = p;
+	} else {
+		memmove(put->buf, put->buf + put->start, keep);
+		put->scan -= put->start;
+		put->fill = keep;
+		put->start = 0;
+	}
+	put_digest_rebase(put);
 }
 
 static int
@@ -326,9 +355,9 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 	if (put->finished)
 		return CAIRN_E_INVAL;
 	while (len > 0) {
-		if (put->fill == put->cap)
-			put_compact(put);
-		n = put->cap - put->fill;
+		if (put->fill == put->alloc)
+			put_make_room(put);
+		n = put->alloc - put->fill;
 		if (n > len)
 			n = len;
 		memcpy(put->buf + put->fill, q, n);
@@ -336,7 +365,8 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 		put->received += n;
 		q += n;
 		len -= n;
-		put_md5_kick(put);
+		if (put->fill - put->fed >= STORE_DIGEST_FEED)
+			put_digest_feed(put);
 		rc = put_scan(put);
 		if (rc < 0) {
 			put->err = rc;
@@ -345,6 +375,23 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 		assert(put_check(put));
 	}
 	return 0;
+}
+
+int
+store_put_digest_also(struct store_put *put, struct evp_md_ctx_st *ctx)
+{
+	if (put->received > 0 || put->njobs == STORE_PUT_DIGESTS)
+		return CAIRN_E_INVAL;
+	store_md5_job_init(&put->jobs[put->njobs], ctx);
+	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->fill);
+	put->njobs++;
+	return 0;
+}
+
+void
+store_put_digest_sync(struct store_put *put)
+{
+	put_digest_sync(put);
 }
 
 int
@@ -357,7 +404,7 @@ store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 		return put->err;
 	if (put->finished)
 		return CAIRN_E_INVAL;
-	put_md5_flush(put);
+	put_digest_sync(put);
 	if (!EVP_DigestFinal_ex(put->md5, put->md5sum, &n) || n != 16)
 		abort();
 	if (put->fill > put->start) {
