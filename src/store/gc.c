@@ -132,6 +132,8 @@ gc_pack_find(struct gc_run *r, uint32_t pack_id)
 {
 	struct gc_pack key = {.id = pack_id};
 
+	if (r->npacks == 0) /* r->packs may be NULL, which bsearch must not get */
+		return NULL;
 	return bsearch(&key, r->packs, r->npacks, sizeof(*r->packs), gc_pack_cmp);
 }
 
