@@ -135,7 +135,6 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libcai
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(CAIRN_LDLIBS)
 
 .PHONY: fuzz-regress
-.SECONDARY: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/obj/tests/fuzz/%.o)
 fuzz: $(FUZZ_BIN)
 	@tests/fuzz/run-corpus.sh -t $(FUZZ_SECONDS) -w $(FUZZ_BUILD)/work $(FUZZ_BIN)
 
