@@ -74,6 +74,9 @@ void ops_list_objects(struct server_req *r, bool v2);
 /* PutObject before the body: checks headers and the bucket, begins the store put and sets
  * r->body_mode = SERVER_BODY_STREAM. Returns 0 or a negative code after server_req_fail(). */
 int ops_put_object_begin(struct server_req *r);
+/* For a body with a signed SHA-256: makes *put (which must stay valid or become NULL while the
+ * request lives) compute it on the store's digest threads (payload_sha_delegate). */
+void ops_put_digest_delegate(struct server_req *r, struct store_put *const *put);
 /* PutObject after the body was received and verified: checks digests and commits. */
 void ops_put_object_end(struct server_req *r);
 void ops_copy_object(struct server_req *r);

@@ -25,6 +25,9 @@ typedef int (*payload_sink_fn)(void *arg, const uint8_t *p, size_t len);
 struct payload {
 	enum auth_payload kind;
 	void *sha; /* EVP_MD_CTX, AUTH_PAYLOAD_SHA256 only */
+	/* Set by payload_sha_delegate(): someone else feeds sha; sync brings it up to date. */
+	void (*sha_sync)(void *arg);
+	void *sha_sync_arg;
 	uint8_t expect[32];
 	bool chunked_live;
 	struct awschunked dec;
@@ -59,6 +62,16 @@ int payload_feed(struct payload *p, const uint8_t *data, size_t len, payload_sin
  * and complete, else a negative code with p->err set.
  */
 int payload_finish(struct payload *p);
+
+/*
+ * Hands the x-amz-content-sha256 check's digest over to the body's consumer, so it can run on
+ * other threads beside the consumer's own work: returns the SHA-256 context (an EVP_MD_CTX owned by
+ * p) for a body whose hash is signed (AUTH_PAYLOAD_SHA256), else NULL. From then on payload_feed()
+ * no longer hashes; the consumer must feed the context every byte the sink receives, in order,
+ * and sync(arg) must bring it up to date: payload_finish() calls it before checking the hash.
+ * Call before the first payload_feed().
+ */
+void *payload_sha_delegate(struct payload *p, void (*sync)(void *arg), void *arg);
 
 /* The aws-chunked trailer value named name (e.g. "x-amz-checksum-crc32"), or NULL. Valid until
  * payload_fini(). */

@@ -358,6 +358,7 @@ ops_upload_part_begin(struct server_req *r)
 		server_req_fail_rc(r, rc);
 		return rc;
 	}
+	ops_put_digest_delegate(r, &p->put);
 	r->body_mode = SERVER_BODY_STREAM;
 	r->sink = opsmp_part_sink;
 	return 0;

@@ -80,7 +80,7 @@ payload_feed(struct payload *p, const uint8_t *data, size_t len, payload_sink_fn
 			p->err = awschunked_error(&p->dec);
 		return rc;
 	}
-	if (p->sha && EVP_DigestUpdate(p->sha, data, len) != 1)
+	if (p->sha && !p->sha_sync && EVP_DigestUpdate(p->sha, data, len) != 1)
 		abort();
 	return payload_relay_data(&rl, data, len);
 }
@@ -104,6 +104,8 @@ payload_finish(struct payload *p)
 	}
 	if (p->kind != AUTH_PAYLOAD_SHA256)
 		return 0;
+	if (p->sha_sync)
+		p->sha_sync(p->sha_sync_arg);
 	if (EVP_DigestFinal_ex(p->sha, md, &mdlen) != 1 || mdlen != 32)
 		abort();
 	if (CRYPTO_memcmp(md, p->expect, 32) != 0) {
@@ -111,6 +113,16 @@ payload_finish(struct payload *p)
 		return CAIRN_E_BADDIGEST;
 	}
 	return 0;
+}
+
+void *
+payload_sha_delegate(struct payload *p, void (*sync)(void *arg), void *arg)
+{
+	if (p->kind != AUTH_PAYLOAD_SHA256 || !p->sha || p->raw_bytes > 0)
+		return NULL;
+	p->sha_sync = sync;
+	p->sha_sync_arg = arg;
+	return p->sha;
 }
 
 const char *

@@ -112,6 +112,8 @@ void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t pos);
  * base[pos..limit) in order. The caller keeps those bytes unchanged until store_md5_wait()
  * returns. Without workers, hashes them inline. */
 void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
+/* Brings job up to limit: waits for a running job to get there, hashes inline for an idle one. */
+void store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit);
 /* Waits until job has caught up with its limit. */
 void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
 
@@ -225,7 +227,7 @@ struct store_wctx {
 #define STORE_PUT_PINS_MAX 8192
 /* New body bytes are handed to the digest jobs once there are this many (each hand-over takes the
  * pool's mutex). */
-#define STORE_DIGEST_FEED (16u << 10)
+#define STORE_DIGEST_FEED (64u << 10)
 /* A put's body buffer starts this big and doubles up to its cap as the body grows, so that small
  * puts stay small. */
 #define STORE_PUT_BUF_MIN (64u << 10)

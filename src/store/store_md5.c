@@ -166,6 +166,28 @@ store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 }
 
 void
+store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
+{
+	bool busy = false;
+
+	if (pool->nthreads > 0) {
+		pthread_mutex_lock(&pool->mu);
+		busy = job->busy;
+		if (busy)
+			job->limit = limit;
+		while (job->busy)
+			pthread_cond_wait(&pool->done_cv, &pool->mu);
+		pthread_mutex_unlock(&pool->mu);
+	}
+	/* An idle job: the rest (less than a feed's worth) costs less here than waking a worker
+	 * and sleeping until it is done. */
+	if (!busy && limit > job->pos &&
+	    !EVP_DigestUpdate(job->ctx, job->base + job->pos, limit - job->pos))
+		abort();
+	job->pos = job->limit = limit;
+}
+
+void
 store_md5_wait(struct md5_pool *pool, struct md5_job *job)
 {
 	if (pool->nthreads == 0)

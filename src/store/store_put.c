@@ -284,9 +284,11 @@ put_digest_feed(struct store_put *put)
 static void
 put_digest_sync(struct store_put *put)
 {
-	if (put->fed < put->fill)
-		put_digest_feed(put);
-	put_digest_wait(put);
+	int i;
+
+	for (i = 0; i < put->njobs; i++)
+		store_md5_sync(&put->st->md5, &put->jobs[i], put->fill);
+	put->fed = put->fill;
 }
 
 static void
