@@ -270,13 +270,13 @@ struct store_put {
 void store_committer_init(struct committer *q);
 void store_committer_fini(struct committer *q);
 /*
- * Group commit: makes every pack append this thread completed durable (packstore_sync, shared
- * with concurrent callers), then runs fn(txn, arg) in a nested transaction (index_write_nested)
- * of one index write transaction that concurrent callers share, so that one fdatasync of the
- * index serves them all. fn's changes are durable when this returns 0. fn may run more than once
- * (index_write reruns after growing the map), like any index_write fn, and runs on another
- * thread (the leader's): it must use only arg and the transaction. Returns fn's value, the pack
- * sync's error, or the transaction's error (the commit failed: nothing of fn's is visible).
+ * Group commit: makes every pack append this thread completed durable (one packstore_sync for
+ * the whole batch), then runs fn(txn, arg) in a nested transaction (index_write_nested) of one
+ * index write transaction that concurrent callers share, so that one fdatasync of the packs and
+ * one of the index serve them all. fn's changes are durable when this returns 0. fn may run more
+ * than once (index_write reruns after growing the map), like any index_write fn, and runs on
+ * another thread (the leader's): it must use only arg and the transaction. Returns fn's value, the
+ * pack sync's error, or the transaction's error (the commit failed: nothing of fn's is visible).
  */
 int store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg);
 
