@@ -7,8 +7,11 @@
  *   objtails the rest of "bucket NUL key" when it passes LMDB's 511-byte key limit: a trie
  *            of 500-byte segments that keeps the exact byte order (src/store/index_objects.c)
  *   pages    object id (u64 BE), start offset (u64 BE)
- *                                                 -> up to INDEX_PAGE_ENTRIES chunk entries
- *   chunks   chunk id (32 bytes)                  -> struct index_chunk
+ *                                                 -> up to INDEX_PAGE_ENTRIES chunk entries, each
+ *            a chunk's sequence number (as a difference) or its id, and its length, as varints
+ *   chunks   chunk sequence number (5 bytes BE)  -> chunk id, struct index_chunk (varints)
+ *   chunkids one key; its sorted duplicates: the first 4 bytes of a chunk id, its sequence
+ *            number — the lookup of a chunk by id (src/store/index_chunks.c)
  *   packs    pack id (u32 BE)                     -> struct index_pack
  *   zombies  object id (u64 BE)                   -> empty: pages whose release is deferred
  *   users    access key id                        -> struct index_user
@@ -160,8 +163,11 @@ void index_cursor_close(struct index_cursor *cur);
 int index_next_oid(struct index_txn *txn, uint64_t *oid);
 
 /* Chunk-list pages. put: n (1..INDEX_PAGE_ENTRIES) entries of object oid whose first byte is at
- * object offset start. find: copies the page holding object offset off into out[INDEX_PAGE_ENTRIES]
- * and its start into *start; CAIRN_E_NOTFOUND past the end. */
+ * object offset start; an entry naming a chunk already in the chunks table (index_chunk_put) is
+ * stored as its sequence number (2..5 bytes with the length), any other with its whole id (so
+ * take references before writing pages). find: copies the page holding object offset off into
+ * out[INDEX_PAGE_ENTRIES] and its start into *start; CAIRN_E_NOTFOUND past the end;
+ * CAIRN_E_CORRUPT when an entry's sequence number names no chunk. */
 int index_page_put(struct index_txn *txn, uint64_t oid, uint64_t start,
 		   const struct index_page_entry *e, size_t n);
 int index_page_find(struct index_txn *txn, uint64_t oid, uint64_t off, uint64_t *start,
@@ -175,7 +181,9 @@ int index_page_iter(struct index_txn *txn, uint64_t oid, bool del,
 		    int (*fn)(uint64_t start, const struct index_page_entry *e, size_t n, void *arg),
 		    void *arg);
 
-/* Chunks. get: CAIRN_E_NOTFOUND. iter: fn returns non-zero to stop. */
+/* Chunks. get: CAIRN_E_NOTFOUND. put: a new chunk gets the next sequence number (-EOVERFLOW past
+ * 2^40 - 1). del: CAIRN_E_NOTFOUND; delete only a chunk no page names (refcount 0). iter: in the
+ * order of the ids' first 4 bytes, then of recording; fn returns non-zero to stop. */
 int index_chunk_get(struct index_txn *txn, const struct chunk_id *id, struct index_chunk *out);
 int index_chunk_put(struct index_txn *txn, const struct chunk_id *id, const struct index_chunk *c);
 int index_chunk_del(struct index_txn *txn, const struct chunk_id *id);
@@ -183,7 +191,9 @@ int index_chunk_iter(struct index_txn *txn,
 		     int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg),
 		     void *arg);
 /* Like index_chunk_iter, starting after chunk id after (NULL: at the first chunk), so that a long
- * walk can go in short transactions (the scrubber). */
+ * walk can go in short transactions (the scrubber). When after was deleted meanwhile, the walk
+ * starts at the first chunk sharing its first 4 bytes: it may visit such a chunk again, never
+ * skips one. */
 int index_chunk_iter_after(struct index_txn *txn, const struct chunk_id *after,
 			   int (*fn)(const struct chunk_id *id, const struct index_chunk *c,
 				     void *arg),

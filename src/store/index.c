@@ -34,10 +34,17 @@
 static const char *const index_db_names[INDEX_DB_COUNT] = {
     [INDEX_DB_BUCKETS] = "buckets",   [INDEX_DB_OBJECTS] = "objects",
     [INDEX_DB_OBJTAILS] = "objtails", [INDEX_DB_PAGES] = "pages",
-    [INDEX_DB_CHUNKS] = "chunks",     [INDEX_DB_PACKS] = "packs",
-    [INDEX_DB_ZOMBIES] = "zombies",   [INDEX_DB_USERS] = "users",
-    [INDEX_DB_META] = "meta",	      [INDEX_DB_UPLOADS] = "uploads",
-    [INDEX_DB_PARTS] = "parts",	      [INDEX_DB_HEALS] = "heals",
+    [INDEX_DB_CHUNKS] = "chunks",     [INDEX_DB_CHUNKIDS] = "chunkids",
+    [INDEX_DB_PACKS] = "packs",	      [INDEX_DB_ZOMBIES] = "zombies",
+    [INDEX_DB_USERS] = "users",	      [INDEX_DB_META] = "meta",
+    [INDEX_DB_UPLOADS] = "uploads",   [INDEX_DB_PARTS] = "parts",
+    [INDEX_DB_HEALS] = "heals",
+};
+
+/* mdb_dbi_open() flags besides MDB_CREATE: chunkids packs its 9-byte items with no per-item
+ * overhead (index_chunks.c). */
+static const unsigned index_db_flags[INDEX_DB_COUNT] = {
+    [INDEX_DB_CHUNKIDS] = MDB_DUPSORT | MDB_DUPFIXED,
 };
 
 int
@@ -55,6 +62,8 @@ index_mdb_err(int rc)
 	case MDB_PAGE_NOTFOUND:
 		log_error("index: %s", mdb_strerror(rc));
 		return CAIRN_E_CORRUPT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
 	case MDB_VERSION_MISMATCH:
 		log_error("index: %s", mdb_strerror(rc));
 		return CAIRN_E_VERSION;
@@ -220,8 +229,17 @@ index_open_dbs(struct index *ix)
 	}
 	if (rc)
 		return index_mdb_err(rc);
+	/* meta first: an index of another format is refused before any table is made */
+	rc = index_mdb_err(
+	    mdb_dbi_open(t.txn, index_db_names[INDEX_DB_META], flags, &ix->dbi[INDEX_DB_META]));
+	if (rc == 0)
+		rc = index_format_check(&t);
+	if (rc < 0)
+		goto out_abort;
 	for (int i = 0; i < INDEX_DB_COUNT; i++) {
-		rc = mdb_dbi_open(t.txn, index_db_names[i], flags, &ix->dbi[i]);
+		if (i == INDEX_DB_META)
+			continue;
+		rc = mdb_dbi_open(t.txn, index_db_names[i], flags | index_db_flags[i], &ix->dbi[i]);
 		if (rc == MDB_NOTFOUND && ix->readonly && i >= INDEX_DB_UPLOADS) {
 			ix->absent[i] = true; /* made by the first writer of this build */
 			continue;
@@ -231,9 +249,6 @@ index_open_dbs(struct index *ix)
 			goto out_abort;
 		}
 	}
-	rc = index_format_check(&t);
-	if (rc < 0)
-		goto out_abort;
 	/* Committing (also a read-only txn) keeps the table handles open for the env. */
 	return index_mdb_err(mdb_txn_commit(t.txn));
 out_abort:
@@ -365,6 +380,7 @@ index_read_end(struct index_txn *t)
 {
 	if (!t)
 		return;
+	index_txn_cursors_close(t);
 	mdb_txn_abort(t->txn);
 	index_gate_shared_end(&t->ix->gate);
 	free(t);
@@ -393,6 +409,7 @@ index_write_once(struct index *ix, int (*fn)(struct index_txn *, void *), void *
 		return index_mdb_err(rc);
 	}
 	rc = fn(&t, arg);
+	index_txn_cursors_close(&t);
 	if (t.map_full || rc != 0) {
 		mdb_txn_abort(t.txn);
 		index_gate_shared_end(&ix->gate);
@@ -446,6 +463,7 @@ index_write_nested(struct index_txn *t, int (*fn)(struct index_txn *txn, void *a
 	if (rc)
 		return index_txn_err(t, rc);
 	rc = fn(&child, arg);
+	index_txn_cursors_close(&child);
 	if (child.map_full || rc != 0) {
 		mdb_txn_abort(child.txn);
 		if (child.map_full)
@@ -471,6 +489,13 @@ index_db_get(struct index_txn *t, enum index_db db, const MDB_val *k, MDB_val *v
 int
 index_db_put(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vlen, uint8_t **out)
 {
+	return index_db_put_flags(t, db, k, vlen, 0, out);
+}
+
+int
+index_db_put_flags(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vlen,
+		   unsigned flags, uint8_t **out)
+{
 	MDB_val key = *k, val = {.mv_size = vlen, .mv_data = NULL};
 	int rc;
 
@@ -478,11 +503,35 @@ index_db_put(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vle
 		return CAIRN_E_READONLY;
 	if (t->map_full)
 		return -ENOSPC;
-	rc = mdb_put(t->txn, t->ix->dbi[db], &key, &val, MDB_RESERVE);
+	rc = mdb_put(t->txn, t->ix->dbi[db], &key, &val, MDB_RESERVE | flags);
 	if (rc)
 		return index_txn_err(t, rc);
 	*out = val.mv_data;
 	return 0;
+}
+
+int
+index_db_put_dup(struct index_txn *t, enum index_db db, const MDB_val *k, const MDB_val *v)
+{
+	MDB_val key = *k, val = *v;
+
+	if (!t->write)
+		return CAIRN_E_READONLY;
+	if (t->map_full)
+		return -ENOSPC;
+	return index_txn_err(t, mdb_put(t->txn, t->ix->dbi[db], &key, &val, MDB_NODUPDATA));
+}
+
+int
+index_db_del_dup(struct index_txn *t, enum index_db db, const MDB_val *k, const MDB_val *v)
+{
+	MDB_val key = *k, val = *v;
+
+	if (!t->write)
+		return CAIRN_E_READONLY;
+	if (t->map_full)
+		return -ENOSPC;
+	return index_txn_err(t, mdb_del(t->txn, t->ix->dbi[db], &key, &val));
 }
 
 int

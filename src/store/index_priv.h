@@ -4,8 +4,9 @@
  * index_objects.c: the object key tree and its cursor). Not an API: nothing outside
  * src/store/index*.c includes it.
  *
- * Record encoding: every value starts with INDEX_RECORD_VERSION; integers inside values are
- * little-endian, integers inside keys big-endian (so LMDB's byte order is numeric order).
+ * Record encoding: every value starts with a version byte (INDEX_RECORD_VERSION, or the chunk and
+ * page layouts' own, index_chunks.c); integers inside values are little-endian or varints,
+ * integers inside keys big-endian (so LMDB's byte order is numeric order).
  */
 #ifndef CAIRN_INDEX_PRIV_H
 #define CAIRN_INDEX_PRIV_H
@@ -20,15 +21,24 @@
 #include "cairn/index.h"
 
 #define INDEX_RECORD_VERSION 1
-/* The on-disk layout as a whole (meta "format"); bumped when the tables change shape. */
-#define INDEX_FORMAT 1
+/* The version bytes of the chunk and page records (index_chunks.c), which changed layout in
+ * format 2; the chunkids table's one key is its layout version. */
+#define INDEX_CHUNK_VERSION 2
+#define INDEX_PAGE_VERSION 2
+#define INDEX_CHUNKIDS_VERSION 2
+/* The on-disk layout as a whole (meta "format"); bumped when the tables change shape. Format 2:
+ * chunks keyed by sequence number with the chunkids lookup table, pages naming chunks by it. */
+#define INDEX_FORMAT 2
+/* Bytes of the longest varint (a u64). */
+#define INDEX_VARINT_MAX 10
 
 enum index_db {
 	INDEX_DB_BUCKETS,
 	INDEX_DB_OBJECTS,
 	INDEX_DB_OBJTAILS, /* continuation groups of object keys too long for one LMDB key */
 	INDEX_DB_PAGES,
-	INDEX_DB_CHUNKS,
+	INDEX_DB_CHUNKS,   /* chunk sequence number -> chunk id and record (index_chunks.c) */
+	INDEX_DB_CHUNKIDS, /* chunk id prefixes and sequence numbers, to find a chunk by id */
 	INDEX_DB_PACKS,
 	INDEX_DB_ZOMBIES,
 	INDEX_DB_USERS,
@@ -69,7 +79,12 @@ struct index_txn {
 	MDB_txn *txn;
 	bool write;
 	bool map_full; /* an operation hit MDB_MAP_FULL: index_write() grows the map and reruns */
+	MDB_cursor *ids_cur; /* chunk lookups' cursor on chunkids, opened on first use; closed by
+				index_txn_cursors_close() before the transaction ends */
 };
+
+/* Closes the cursors a transaction keeps (ids_cur). Called by index.c before every end. */
+void index_txn_cursors_close(struct index_txn *t);
 
 /* Translates an LMDB or errno return value into 0 / -errno / CAIRN_E_* (see index.c). */
 int index_mdb_err(int rc);
@@ -85,6 +100,13 @@ int index_db_get(struct index_txn *t, enum index_db db, const MDB_val *k, MDB_va
 int index_db_put(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vlen,
 		 uint8_t **out);
 int index_db_del(struct index_txn *t, enum index_db db, const MDB_val *k);
+/* index_db_put() with extra mdb_put flags (MDB_APPEND): -EEXIST for MDB_KEYEXIST. */
+int index_db_put_flags(struct index_txn *t, enum index_db db, const MDB_val *k, size_t vlen,
+		       unsigned flags, uint8_t **out);
+/* Adds / deletes the duplicate v of key k in a MDB_DUPSORT table. put: -EEXIST when present.
+ * del: CAIRN_E_NOTFOUND. Otherwise as index_db_put() / index_db_del(). */
+int index_db_put_dup(struct index_txn *t, enum index_db db, const MDB_val *k, const MDB_val *v);
+int index_db_del_dup(struct index_txn *t, enum index_db db, const MDB_val *k, const MDB_val *v);
 int index_db_cursor(struct index_txn *t, enum index_db db, MDB_cursor **out);
 /* mdb_cursor_get / mdb_cursor_del, translated (map-full aware). */
 int index_cur_get(struct index_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op op);
@@ -115,16 +137,24 @@ void index_wr_u16(struct index_wr *w, uint16_t v);
 void index_wr_u32(struct index_wr *w, uint32_t v);
 void index_wr_u64(struct index_wr *w, uint64_t v);
 void index_wr_bytes(struct index_wr *w, const void *p, size_t n);
+/* LEB128: 7 bits a byte, low first, the top bit set on every byte but the last. */
+void index_wr_varint(struct index_wr *w, uint64_t v);
+/* Bytes index_wr_varint() writes for v (1..INDEX_VARINT_MAX). */
+size_t index_varint_len(uint64_t v);
 /* Aborts when the bytes written differ from the bytes reserved (a codec bug). */
 void index_wr_done(const struct index_wr *w);
 
 /* Starts decoding value v: CAIRN_E_CORRUPT when empty, CAIRN_E_VERSION when its version byte
- * is not INDEX_RECORD_VERSION, else 0. */
+ * is not INDEX_RECORD_VERSION (index_rd_begin_v: not version), else 0. */
 int index_rd_begin(struct index_rd *r, const MDB_val *v);
+int index_rd_begin_v(struct index_rd *r, const MDB_val *v, uint8_t version);
 uint8_t index_rd_u8(struct index_rd *r);
 uint16_t index_rd_u16(struct index_rd *r);
 uint32_t index_rd_u32(struct index_rd *r);
 uint64_t index_rd_u64(struct index_rd *r);
+/* Reads a varint; sets bad (and returns 0) when it is cut short, overlong (a needless zero last
+ * byte), longer than INDEX_VARINT_MAX bytes or above max. */
+uint64_t index_rd_varint(struct index_rd *r, uint64_t max);
 /* Returns a pointer to the next n bytes (into the value), or NULL (and sets bad). */
 const uint8_t *index_rd_bytes(struct index_rd *r, size_t n);
 /* CAIRN_E_CORRUPT when a read ran short or bytes are left over, else 0. */

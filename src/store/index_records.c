@@ -1,11 +1,9 @@
 /*
- * index_records.c — value codecs and the fixed-shape tables: buckets, pages, chunks, packs,
- * zombies and users.
+ * index_records.c — value codecs and the fixed-shape tables: buckets, packs, zombies and users.
+ * (Chunks and pages: index_chunks.c.)
  *
  * Value layouts (after the version byte; integers little-endian, strings as u8 length + bytes):
  *   bucket  owner, region, ctime_ns i64, flags u32
- *   page    count u16, count x (chunk id 32 bytes, end u64)
- *   chunk   pack_id u32, record_len u32, offset u64, raw_len u32, refcount u64
  *   pack    live_bytes u64, dead_bytes u64
  *   zombie  nothing
  *   user    name, access_key, secret_key, ctime_ns i64
@@ -73,6 +71,32 @@ index_wr_u64(struct index_wr *w, uint64_t v)
 }
 
 void
+index_wr_varint(struct index_wr *w, uint64_t v)
+{
+	uint8_t b[INDEX_VARINT_MAX];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		b[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (uint8_t)v;
+	index_wr_bytes(w, b, n);
+}
+
+size_t
+index_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+void
 index_wr_done(const struct index_wr *w)
 {
 	if (w->off != w->len)
@@ -80,7 +104,7 @@ index_wr_done(const struct index_wr *w)
 }
 
 int
-index_rd_begin(struct index_rd *r, const MDB_val *v)
+index_rd_begin_v(struct index_rd *r, const MDB_val *v, uint8_t version)
 {
 	r->p = v->mv_data;
 	r->len = v->mv_size;
@@ -88,9 +112,15 @@ index_rd_begin(struct index_rd *r, const MDB_val *v)
 	r->bad = false;
 	if (r->len < 1)
 		return CAIRN_E_CORRUPT;
-	if (index_rd_u8(r) != INDEX_RECORD_VERSION)
+	if (index_rd_u8(r) != version)
 		return CAIRN_E_VERSION;
 	return 0;
+}
+
+int
+index_rd_begin(struct index_rd *r, const MDB_val *v)
+{
+	return index_rd_begin_v(r, v, INDEX_RECORD_VERSION);
 }
 
 const uint8_t *
@@ -142,6 +172,30 @@ uint64_t
 index_rd_u64(struct index_rd *r)
 {
 	return index_rd_le(r, 8);
+}
+
+uint64_t
+index_rd_varint(struct index_rd *r, uint64_t max)
+{
+	uint64_t v = 0;
+	const uint8_t *p;
+
+	for (unsigned shift = 0; shift < 7 * INDEX_VARINT_MAX; shift += 7) {
+		p = index_rd_bytes(r, 1);
+		if (!p)
+			return 0;
+		/* the 10th byte may only carry the top bit of a u64 */
+		if (shift == 63 && *p > 1)
+			break;
+		v |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p & 0x80)) {
+			if ((*p == 0 && shift > 0) || v > max)
+				break;
+			return v;
+		}
+	}
+	r->bad = true;
+	return 0;
 }
 
 int
@@ -359,343 +413,6 @@ index_bucket_iter(struct index_txn *txn,
 	struct index_bucket_walk bw = {.fn = fn, .arg = arg};
 
 	return index_table_walk(txn, INDEX_DB_BUCKETS, index_bucket_each, &bw);
-}
-
-/* ---- pages ---- */
-
-#define INDEX_PAGE_KEY_LEN 16
-#define INDEX_PAGE_ENTRY_LEN (CHUNK_ID_LEN + 8)
-
-static void
-index_page_key(uint8_t kb[INDEX_PAGE_KEY_LEN], uint64_t oid, uint64_t start, MDB_val *k)
-{
-	index_be64_put(kb, oid);
-	index_be64_put(kb + 8, start);
-	k->mv_data = kb;
-	k->mv_size = INDEX_PAGE_KEY_LEN;
-}
-
-/* Ends must rise strictly from start: every chunk holds at least one byte. */
-static bool
-index_page_is_valid(uint64_t start, const struct index_page_entry *e, size_t n)
-{
-	uint64_t prev = start;
-
-	if (n < 1 || n > INDEX_PAGE_ENTRIES)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (e[i].end <= prev)
-			return false;
-		prev = e[i].end;
-	}
-	return true;
-}
-
-/* Decodes a page value into out[INDEX_PAGE_ENTRIES]. */
-static int
-index_page_decode(const MDB_val *v, uint64_t start, struct index_page_entry *out, size_t *n)
-{
-	struct index_rd r;
-	size_t count;
-	int rc = index_rd_begin(&r, v);
-
-	if (rc < 0)
-		return rc;
-	count = index_rd_u16(&r);
-	if (count < 1 || count > INDEX_PAGE_ENTRIES)
-		return CAIRN_E_CORRUPT;
-	for (size_t i = 0; i < count && !r.bad; i++) {
-		const uint8_t *id = index_rd_bytes(&r, CHUNK_ID_LEN);
-
-		if (id)
-			memcpy(out[i].id.b, id, CHUNK_ID_LEN);
-		out[i].end = index_rd_u64(&r);
-	}
-	rc = index_rd_end(&r);
-	if (rc == 0 && !index_page_is_valid(start, out, count))
-		rc = CAIRN_E_CORRUPT;
-	*n = count;
-	return rc;
-}
-
-int
-index_page_put(struct index_txn *txn, uint64_t oid, uint64_t start,
-	       const struct index_page_entry *e, size_t n)
-{
-	uint8_t kb[INDEX_PAGE_KEY_LEN];
-	struct index_wr w;
-	size_t len = 1 + 2 + n * INDEX_PAGE_ENTRY_LEN;
-	MDB_val k;
-	uint8_t *p;
-	int rc;
-
-	if (!index_page_is_valid(start, e, n))
-		return CAIRN_E_INVAL;
-	index_page_key(kb, oid, start, &k);
-	rc = index_db_put(txn, INDEX_DB_PAGES, &k, len, &p);
-	if (rc < 0)
-		return rc;
-	index_wr_init(&w, p, len);
-	index_wr_u8(&w, INDEX_RECORD_VERSION);
-	index_wr_u16(&w, (uint16_t)n);
-	for (size_t i = 0; i < n; i++) {
-		index_wr_bytes(&w, e[i].id.b, CHUNK_ID_LEN);
-		index_wr_u64(&w, e[i].end);
-	}
-	index_wr_done(&w);
-	return 0;
-}
-
-int
-index_page_del(struct index_txn *txn, uint64_t oid, uint64_t start)
-{
-	uint8_t kb[INDEX_PAGE_KEY_LEN];
-	MDB_val k;
-
-	index_page_key(kb, oid, start, &k);
-	return index_db_del(txn, INDEX_DB_PAGES, &k);
-}
-
-/* Positions c on the last page of oid starting at or before off; CAIRN_E_NOTFOUND if none. */
-static int
-index_page_seek(struct index_txn *txn, MDB_cursor *c, uint64_t oid, uint64_t off, MDB_val *k,
-		MDB_val *v)
-{
-	uint8_t kb[INDEX_PAGE_KEY_LEN];
-	int rc;
-
-	index_page_key(kb, oid, off, k);
-	rc = index_cur_get(txn, c, k, v, MDB_SET_RANGE);
-	if (rc == CAIRN_E_NOTFOUND)
-		rc = index_cur_get(txn, c, k, v, MDB_LAST);
-	else if (rc == 0 && (k->mv_size != INDEX_PAGE_KEY_LEN || memcmp(k->mv_data, kb, 16)))
-		rc = index_cur_get(txn, c, k, v, MDB_PREV); /* first page past off: step back */
-	if (rc < 0)
-		return rc;
-	if (k->mv_size != INDEX_PAGE_KEY_LEN)
-		return CAIRN_E_CORRUPT;
-	if (index_be64_get(k->mv_data) != oid || index_be64_get((uint8_t *)k->mv_data + 8) > off)
-		return CAIRN_E_NOTFOUND;
-	return 0;
-}
-
-int
-index_page_find(struct index_txn *txn, uint64_t oid, uint64_t off, uint64_t *start,
-		struct index_page_entry *out, size_t *n)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint64_t s;
-	int rc;
-
-	rc = index_db_cursor(txn, INDEX_DB_PAGES, &c);
-	if (rc < 0)
-		return rc;
-	rc = index_page_seek(txn, c, oid, off, &k, &v);
-	if (rc < 0)
-		goto out_close;
-	s = index_be64_get((uint8_t *)k.mv_data + 8);
-	rc = index_page_decode(&v, s, out, n);
-	if (rc < 0)
-		goto out_close;
-	if (off >= out[*n - 1].end) {
-		rc = CAIRN_E_NOTFOUND; /* past the end of the object (or a hole) */
-		goto out_close;
-	}
-	*start = s;
-out_close:
-	mdb_cursor_close(c);
-	return rc;
-}
-
-static int
-index_page_iter_one(struct index_txn *txn, MDB_cursor *c, uint64_t oid, uint64_t *next,
-		    struct index_page_entry *e, bool del,
-		    int (*fn)(uint64_t, const struct index_page_entry *, size_t, void *), void *arg)
-{
-	uint8_t kb[INDEX_PAGE_KEY_LEN];
-	uint64_t start;
-	MDB_val k, v;
-	size_t n;
-	int rc;
-
-	index_page_key(kb, oid, *next, &k);
-	rc = index_cur_get(txn, c, &k, &v, MDB_SET_RANGE);
-	if (rc < 0)
-		return rc;
-	if (k.mv_size != INDEX_PAGE_KEY_LEN)
-		return CAIRN_E_CORRUPT;
-	if (index_be64_get(k.mv_data) != oid)
-		return CAIRN_E_NOTFOUND;
-	start = index_be64_get((uint8_t *)k.mv_data + 8);
-	rc = index_page_decode(&v, start, e, &n);
-	if (rc < 0)
-		return rc;
-	rc = fn(start, e, n, arg);
-	if (rc != 0)
-		return rc;
-	if (del) {
-		/* fn may have written to the txn: find the page again before deleting it. */
-		index_page_key(kb, oid, start, &k);
-		rc = index_cur_get(txn, c, &k, &v, MDB_SET);
-		if (rc == 0)
-			rc = index_cur_del(txn, c);
-		if (rc < 0)
-			return rc;
-	}
-	if (start == UINT64_MAX)
-		return CAIRN_E_NOTFOUND;
-	*next = start + 1;
-	return 0;
-}
-
-int
-index_page_iter(struct index_txn *txn, uint64_t oid, bool del,
-		int (*fn)(uint64_t start, const struct index_page_entry *e, size_t n, void *arg),
-		void *arg)
-{
-	struct index_page_entry *e;
-	uint64_t next = 0;
-	MDB_cursor *c;
-	int rc;
-
-	rc = index_db_cursor(txn, INDEX_DB_PAGES, &c);
-	if (rc < 0)
-		return rc;
-	e = malloc(INDEX_PAGE_ENTRIES * sizeof(*e));
-	if (!e)
-		abort();
-	do
-		rc = index_page_iter_one(txn, c, oid, &next, e, del, fn, arg);
-	while (rc == 0);
-	free(e);
-	mdb_cursor_close(c);
-	return rc == CAIRN_E_NOTFOUND ? 0 : rc;
-}
-
-/* ---- chunks ---- */
-
-#define INDEX_CHUNK_VALUE_LEN (1 + 4 + 4 + 8 + 4 + 8)
-
-static int
-index_chunk_decode(const MDB_val *v, struct index_chunk *out)
-{
-	struct index_rd r;
-	int rc = index_rd_begin(&r, v);
-
-	if (rc < 0)
-		return rc;
-	out->loc.pack_id = index_rd_u32(&r);
-	out->loc.record_len = index_rd_u32(&r);
-	out->loc.offset = index_rd_u64(&r);
-	out->loc.raw_len = index_rd_u32(&r);
-	out->refcount = index_rd_u64(&r);
-	return index_rd_end(&r);
-}
-
-int
-index_chunk_get(struct index_txn *txn, const struct chunk_id *id, struct index_chunk *out)
-{
-	MDB_val k = {.mv_size = CHUNK_ID_LEN, .mv_data = (void *)id->b}, v;
-	int rc = index_db_get(txn, INDEX_DB_CHUNKS, &k, &v);
-
-	return rc < 0 ? rc : index_chunk_decode(&v, out);
-}
-
-int
-index_chunk_put(struct index_txn *txn, const struct chunk_id *id, const struct index_chunk *c)
-{
-	MDB_val k = {.mv_size = CHUNK_ID_LEN, .mv_data = (void *)id->b};
-	struct index_wr w;
-	uint8_t *p;
-	int rc = index_db_put(txn, INDEX_DB_CHUNKS, &k, INDEX_CHUNK_VALUE_LEN, &p);
-
-	if (rc < 0)
-		return rc;
-	index_wr_init(&w, p, INDEX_CHUNK_VALUE_LEN);
-	index_wr_u8(&w, INDEX_RECORD_VERSION);
-	index_wr_u32(&w, c->loc.pack_id);
-	index_wr_u32(&w, c->loc.record_len);
-	index_wr_u64(&w, c->loc.offset);
-	index_wr_u32(&w, c->loc.raw_len);
-	index_wr_u64(&w, c->refcount);
-	index_wr_done(&w);
-	return 0;
-}
-
-int
-index_chunk_del(struct index_txn *txn, const struct chunk_id *id)
-{
-	MDB_val k = {.mv_size = CHUNK_ID_LEN, .mv_data = (void *)id->b};
-
-	return index_db_del(txn, INDEX_DB_CHUNKS, &k);
-}
-
-struct index_chunk_walk {
-	int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg);
-	void *arg;
-};
-
-static int
-index_chunk_each(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct index_chunk_walk *cw = arg;
-	struct index_chunk c;
-	struct chunk_id id;
-	int rc;
-
-	if (k->mv_size != CHUNK_ID_LEN)
-		return CAIRN_E_CORRUPT;
-	memcpy(id.b, k->mv_data, CHUNK_ID_LEN);
-	rc = index_chunk_decode(v, &c);
-	return rc < 0 ? rc : cw->fn(&id, &c, cw->arg);
-}
-
-int
-index_chunk_iter(struct index_txn *txn,
-		 int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg),
-		 void *arg)
-{
-	struct index_chunk_walk cw = {.fn = fn, .arg = arg};
-
-	return index_table_walk(txn, INDEX_DB_CHUNKS, index_chunk_each, &cw);
-}
-
-int
-index_chunk_iter_after(struct index_txn *txn, const struct chunk_id *after,
-		       int (*fn)(const struct chunk_id *id, const struct index_chunk *c, void *arg),
-		       void *arg)
-{
-	struct index_chunk_walk cw = {.fn = fn, .arg = arg};
-	MDB_cursor_op op;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if (!after)
-		return index_table_walk(txn, INDEX_DB_CHUNKS, index_chunk_each, &cw);
-	rc = index_db_cursor(txn, INDEX_DB_CHUNKS, &c);
-	if (rc < 0)
-		return rc;
-	k.mv_size = CHUNK_ID_LEN;
-	k.mv_data = (void *)after->b;
-	op = MDB_SET_RANGE;
-	for (;; op = MDB_NEXT) {
-		rc = index_cur_get(txn, c, &k, &v, op);
-		if (rc == CAIRN_E_NOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc == 0 && op == MDB_SET_RANGE && k.mv_size == CHUNK_ID_LEN &&
-		    memcmp(k.mv_data, after->b, CHUNK_ID_LEN) == 0)
-			continue; /* the start key itself: begin after it */
-		if (rc == 0)
-			rc = index_chunk_each(&k, &v, &cw);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc;
 }
 
 /* ---- packs ---- */

@@ -1236,31 +1236,57 @@ read_chunk_rc(struct index *ix)
 	return rc;
 }
 
-/* Replaces the chunk record with len bytes of v and reads it back through the index. */
+/* Replaces the record of chunk 1 (the first recorded: sequence number 1) with len bytes of v
+ * and reads it back through the index. */
 static int
 chunk_reread(struct fx *fx, const uint8_t *v, size_t len)
 {
-	struct chunk_id id = cid(1);
+	static const uint8_t seq1[5] = {0, 0, 0, 0, 1};
 
 	fx_close(fx);
-	raw_put(fx->dir, "chunks", id.b, CHUNK_ID_LEN, v, len);
+	raw_put(fx->dir, "chunks", seq1, sizeof(seq1), v, len);
 	assert_int_equal(index_open(fx->dir, false, &fx->ix), 0);
 	return read_chunk_rc(fx->ix);
+}
+
+/* A chunk record: version 2, the id, varints pack, offset, record length, raw length, refcount
+ * (here 0, 0, 0, 0, 1: what corrupt_seed wrote). */
+static size_t
+chunk_raw(uint8_t *v, uint8_t version, const struct chunk_id *id)
+{
+	v[0] = version;
+	memcpy(v + 1, id->b, CHUNK_ID_LEN);
+	memcpy(v + 1 + CHUNK_ID_LEN, (uint8_t[]){0, 0, 0, 0, 1}, 5);
+	return 1 + CHUNK_ID_LEN + 5;
 }
 
 static void
 test_version_chunk(void **state)
 {
 	struct fx *fx = *state;
-	uint8_t good[30] = {1}, v2[29] = {2};
+	struct chunk_id id = cid(1), other = cid(2);
+	uint8_t good[64] = {0}, v[64];
+	size_t n = chunk_raw(good, 2, &id);
 
 	assert_int_equal(index_write(fx->ix, corrupt_seed, NULL), 0);
 	assert_int_equal(read_chunk_rc(fx->ix), 0);
-	assert_int_equal(chunk_reread(fx, good, 29), 0);
-	assert_int_equal(chunk_reread(fx, v2, 29), CAIRN_E_VERSION);
-	assert_int_equal(chunk_reread(fx, good, 30), CAIRN_E_CORRUPT); /* oversized */
-	assert_int_equal(chunk_reread(fx, good, 28), CAIRN_E_CORRUPT); /* short */
-	assert_int_equal(chunk_reread(fx, good, 0), CAIRN_E_CORRUPT);  /* empty */
+	assert_int_equal(chunk_reread(fx, good, n), 0);
+	chunk_raw(v, 3, &id);
+	assert_int_equal(chunk_reread(fx, v, n), CAIRN_E_VERSION);
+	assert_int_equal(chunk_reread(fx, good, n + 1), CAIRN_E_CORRUPT); /* oversized */
+	assert_int_equal(chunk_reread(fx, good, n - 1), CAIRN_E_CORRUPT); /* short */
+	assert_int_equal(chunk_reread(fx, good, 0), CAIRN_E_CORRUPT);	  /* empty */
+	memcpy(v, good, n);
+	v[n - 1] = 0x81; /* refcount 1 as an overlong varint: 0x81 0x00 */
+	v[n] = 0;
+	assert_int_equal(chunk_reread(fx, v, n + 1), CAIRN_E_CORRUPT);
+	memcpy(v, good, n);
+	memcpy(v + 1 + CHUNK_ID_LEN, (uint8_t[]){0x80, 0x80, 0x80, 0x80, 0x10}, 5); /* pack 2^32 */
+	memcpy(v + 1 + CHUNK_ID_LEN + 5, (uint8_t[]){0, 0, 0, 1}, 4);
+	assert_int_equal(chunk_reread(fx, v, n + 4), CAIRN_E_CORRUPT);
+	/* the record of the chunk's sequence number names another chunk: not found */
+	chunk_raw(v, 2, &other);
+	assert_int_equal(chunk_reread(fx, v, n), CAIRN_E_NOTFOUND);
 }
 
 static void
@@ -1269,13 +1295,14 @@ test_corrupt_tables(void **state)
 	struct fx *fx = *state;
 	uint8_t good[29] = {1}, v2[17] = {2}, branch[500];
 	uint8_t pk_key[4] = {0, 0, 0, 1}, pg_key[16] = {0, 0, 0, 0, 0, 0, 0, 1};
-	uint8_t pg_short[10] = {1, 1, 0};
+	uint8_t pg_short[10] = {2, 1, 1}; /* one entry, its id cut short */
 	struct index_page_entry out[INDEX_PAGE_ENTRIES];
 	struct index_cursor *cur;
 	struct index_txn *txn;
 	struct index_object o;
 	struct index_pack pk;
 	struct index_bucket b;
+	struct chunk_id id;
 	struct slice key;
 	uint64_t start;
 	size_t n;
@@ -1284,9 +1311,19 @@ test_corrupt_tables(void **state)
 	fx_close(fx);
 	raw_put(fx->dir, "packs", pk_key, 4, v2, sizeof(v2));
 	raw_put(fx->dir, "pages", pg_key, 16, pg_short, sizeof(pg_short));
-	raw_put(fx->dir, "pages", pg_key + 1, 15, (uint8_t[]){1, 0, 0}, 3); /* a 15-byte key */
+	raw_put(fx->dir, "pages", pg_key + 1, 15, (uint8_t[]){2, 0, 0}, 3); /* a 15-byte key */
 	pg_key[7] = 2;
-	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){1, 0, 0}, 3); /* page count 0 */
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){2, 0, 0}, 3); /* page count 0 */
+	pg_key[7] = 3; /* seq 99 (zigzag 198, tagged 396), which names no chunk */
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){2, 1, 0x8c, 0x03, 10}, 5);
+	pg_key[7] = 4;
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){2, 1, 3, 10}, 4); /* odd tag, not 1 */
+	pg_key[7] = 5;
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){2, 1, 4, 0}, 4); /* seq 1, 0 bytes */
+	pg_key[7] = 6;
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){2, 1, 4, 7}, 4); /* seq 1, 7 bytes */
+	pg_key[7] = 7;
+	raw_put(fx->dir, "pages", pg_key, 16, (uint8_t[]){1, 1, 4, 7}, 4); /* version 1 */
 	raw_put(fx->dir, "buckets", "bk", 2, good, 5); /* owner length 0, then truncated */
 	raw_put(fx->dir, "objects", "b\0k", 3, good, 20);
 	/* a level-0 branch whose group does not exist: listing must not silently skip it */
@@ -1299,6 +1336,15 @@ test_corrupt_tables(void **state)
 	assert_int_equal(index_pack_get(txn, 1, &pk), CAIRN_E_VERSION);
 	assert_int_equal(index_page_find(txn, 1, 0, &start, out, &n), CAIRN_E_CORRUPT);
 	assert_int_equal(index_page_find(txn, 2, 0, &start, out, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(index_page_find(txn, 3, 0, &start, out, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(index_page_find(txn, 4, 0, &start, out, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(index_page_find(txn, 5, 0, &start, out, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(index_page_find(txn, 6, 3, &start, out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].end, 7);
+	id = cid(1);
+	assert_memory_equal(out[0].id.b, id.b, CHUNK_ID_LEN);
+	assert_int_equal(index_page_find(txn, 7, 0, &start, out, &n), CAIRN_E_VERSION);
 	assert_int_equal(index_page_find(txn, 1ull << 56, 0, &start, out, &n), CAIRN_E_CORRUPT);
 	assert_int_equal(index_bucket_get(txn, "bk", &b), CAIRN_E_CORRUPT);
 	assert_int_equal(index_object_get(txn, "b", sl("k"), &o), CAIRN_E_CORRUPT);
@@ -1315,15 +1361,332 @@ test_format_version(void **state)
 	struct fx *fx = *state;
 
 	fx_close(fx);
-	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 2, 0, 0, 0}, 5);
+	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 3, 0, 0, 0}, 5); /* a later format */
 	assert_int_equal(index_open(fx->dir, false, &fx->ix), CAIRN_E_VERSION);
 	assert_int_equal(index_open(fx->dir, true, &fx->ix), CAIRN_E_VERSION);
-	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){2, 1, 0, 0, 0}, 5);
+	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 1, 0, 0, 0}, 5); /* format 1 */
 	assert_int_equal(index_open(fx->dir, false, &fx->ix), CAIRN_E_VERSION);
-	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 1, 0, 0}, 4);
+	assert_int_equal(index_open(fx->dir, true, &fx->ix), CAIRN_E_VERSION);
+	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){2, 2, 0, 0, 0}, 5);
+	assert_int_equal(index_open(fx->dir, false, &fx->ix), CAIRN_E_VERSION);
+	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 2, 0, 0}, 4);
 	assert_int_equal(index_open(fx->dir, false, &fx->ix), CAIRN_E_CORRUPT);
-	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 1, 0, 0, 0}, 5);
+	raw_put(fx->dir, "meta", "format", 6, (uint8_t[]){1, 2, 0, 0, 0}, 5);
 	assert_int_equal(index_open(fx->dir, false, &fx->ix), 0);
+}
+
+/* ---- chunks by sequence number: lookups, shared prefixes, dense pages ---- */
+
+#define SEQ_CHUNKS 3000
+
+/* A pseudo-random chunk id; ids i and i ^ 1 (i < 64) share their first 8 bytes. */
+static struct chunk_id
+rid(uint32_t i)
+{
+	struct chunk_id id;
+	uint64_t x = (i < 64 ? i >> 1 : i) * 0x9e3779b97f4a7c15ull + 1;
+
+	for (int j = 0; j < CHUNK_ID_LEN; j++) {
+		if (j == 8)
+			x ^= (uint64_t)i * 0xbf58476d1ce4e5b9ull + 7;
+		x ^= x >> 29;
+		x *= 0x94d049bb133111ebull;
+		id.b[j] = (uint8_t)(x >> 56);
+	}
+	return id;
+}
+
+static struct index_chunk
+rid_chunk(uint32_t i)
+{
+	return (struct index_chunk){.loc = {.pack_id = i / 1000,
+					    .record_len = 30000 + i,
+					    .offset = (uint64_t)i * 31000,
+					    .raw_len = 65000 + i},
+				    .refcount = i + 1};
+}
+
+static void
+rid_expect(const struct index_chunk *c, uint32_t i)
+{
+	struct index_chunk want = rid_chunk(i);
+
+	assert_int_equal(c->loc.pack_id, want.loc.pack_id);
+	assert_int_equal(c->loc.record_len, want.loc.record_len);
+	assert_int_equal(c->loc.offset, want.loc.offset);
+	assert_int_equal(c->loc.raw_len, want.loc.raw_len);
+	assert_int_equal(c->refcount, want.refcount);
+}
+
+static int
+seq_fill(struct index_txn *txn, void *arg)
+{
+	int rc = 0;
+
+	(void)arg;
+	for (uint32_t i = 0; i < SEQ_CHUNKS && rc == 0; i++) {
+		struct chunk_id id = rid(i);
+		struct index_chunk c = rid_chunk(i);
+
+		rc = index_chunk_put(txn, &id, &c);
+	}
+	return rc;
+}
+
+/* Entry i of object 77: recorded chunks in a scrambled order, every 7th an unrecorded id. */
+static struct index_page_entry
+seq_entry(uint32_t i)
+{
+	struct index_page_entry e;
+
+	e.id = i % 7 == 3 ? rid(SEQ_CHUNKS + i) : rid((i * 337) % SEQ_CHUNKS);
+	e.end = (uint64_t)(i + 1) * 40000 - (i % 5) * 1000;
+	return e;
+}
+
+/* Object 77: INDEX_PAGE_ENTRIES entries from seq_entry; object 78: chunks 2000.. in order. */
+static int
+seq_pages(struct index_txn *txn, void *arg)
+{
+	struct index_page_entry *e = arg;
+	int rc;
+
+	for (uint32_t i = 0; i < INDEX_PAGE_ENTRIES; i++)
+		e[i] = seq_entry(i);
+	rc = index_page_put(txn, 77, 0, e, INDEX_PAGE_ENTRIES);
+	for (uint32_t i = 0; i < 1000; i++) {
+		e[i].id = rid(2000 + i);
+		e[i].end = (uint64_t)(i + 1) * 9000;
+	}
+	return rc ? rc : index_page_put(txn, 78, 0, e, 1000);
+}
+
+/* Bytes of the raw value of key in table (LMDB directly). */
+static size_t
+raw_len(const char *dir, const char *table, const void *k, size_t klen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val key = {.mv_size = klen, .mv_data = (void *)k}, val;
+	size_t n;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, table, 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &key, &val), 0);
+	n = val.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+static void
+test_pages_by_seq(void **state)
+{
+	struct fx *fx = *state;
+	struct index_page_entry *e = calloc(INDEX_PAGE_ENTRIES, sizeof(*e)), *out;
+	uint8_t k77[16] = {0, 0, 0, 0, 0, 0, 0, 77}, k78[16] = {0, 0, 0, 0, 0, 0, 0, 78};
+	struct index_txn *txn;
+	uint64_t start;
+	size_t n, unrecorded = 0;
+
+	out = calloc(INDEX_PAGE_ENTRIES, sizeof(*out));
+	assert_non_null(e);
+	assert_non_null(out);
+	assert_int_equal(index_write(fx->ix, seq_fill, NULL), 0);
+	assert_int_equal(index_write(fx->ix, seq_pages, e), 0);
+	assert_int_equal(index_read_begin(fx->ix, &txn), 0);
+	assert_int_equal(index_page_find(txn, 77, 12345, &start, out, &n), 0);
+	assert_int_equal(start, 0);
+	assert_int_equal(n, INDEX_PAGE_ENTRIES);
+	for (uint32_t i = 0; i < INDEX_PAGE_ENTRIES; i++) {
+		struct index_page_entry want = seq_entry(i);
+
+		assert_memory_equal(out[i].id.b, want.id.b, CHUNK_ID_LEN);
+		assert_int_equal(out[i].end, want.end);
+		unrecorded += i % 7 == 3;
+	}
+	assert_int_equal(index_page_find(txn, 78, 0, &start, out, &n), 0);
+	assert_int_equal(n, 1000);
+	for (uint32_t i = 0; i < 1000; i++) {
+		struct chunk_id want = rid(2000 + i);
+
+		assert_memory_equal(out[i].id.b, want.b, CHUNK_ID_LEN);
+		assert_int_equal(out[i].end, (uint64_t)(i + 1) * 9000);
+	}
+	index_read_end(txn);
+	/* Density: a recorded chunk costs its seq delta and its length (here 2..3 + 2..3 bytes),
+	 * an unrecorded one its 32-byte id beside. Consecutive chunks: 1 + 2 bytes. */
+	fx_close(fx);
+	assert_true(raw_len(fx->dir, "pages", k77, 16) <=
+		    1 + 2 + INDEX_PAGE_ENTRIES * 6 + unrecorded * CHUNK_ID_LEN);
+	assert_int_equal(raw_len(fx->dir, "pages", k78, 16), 1 + 2 + (2 + 2) + 999 * (1 + 2));
+	assert_int_equal(index_open(fx->dir, false, &fx->ix), 0);
+	free(out);
+	free(e);
+}
+
+struct seq_walk {
+	uint32_t seen[SEQ_CHUNKS]; /* visits per chunk */
+	size_t n, stop;		   /* visits so far; stop after this many (0: never) */
+	struct chunk_id last;
+	struct index_txn *del_txn; /* set: delete every chunk below 64 visited */
+};
+
+static uint32_t
+rid_index(const struct chunk_id *id)
+{
+	for (uint32_t i = 0; i < SEQ_CHUNKS; i++) {
+		struct chunk_id want = rid(i);
+
+		if (memcmp(want.b, id->b, CHUNK_ID_LEN) == 0)
+			return i;
+	}
+	fail_msg("unknown chunk id");
+	return 0;
+}
+
+static int
+seq_visit(const struct chunk_id *id, const struct index_chunk *c, void *arg)
+{
+	struct seq_walk *w = arg;
+	uint32_t i = rid_index(id);
+
+	rid_expect(c, i);
+	w->seen[i]++;
+	w->last = *id;
+	if (w->del_txn && i < 64)
+		assert_int_equal(index_chunk_del(w->del_txn, id), 0);
+	return ++w->n == w->stop ? 9 : 0;
+}
+
+static int
+seq_sweep(struct index_txn *txn, void *arg)
+{
+	struct seq_walk *w = arg;
+
+	w->del_txn = txn;
+	return index_chunk_iter(txn, seq_visit, w);
+}
+
+/* Walks all chunks in batches of 100 resumed with index_chunk_iter_after; before batch 5 the
+ * chunk the walk stopped at is deleted (as the compactor may). No chunk may be skipped. */
+static int
+seq_drop(struct index_txn *txn, void *arg)
+{
+	return index_chunk_del(txn, arg);
+}
+
+static void
+seq_walk_batches(struct fx *fx, struct seq_walk *w)
+{
+	struct index_txn *txn;
+	int rc = 9;
+
+	for (int batch = 0; rc == 9; batch++) {
+		if (batch == 5)
+			assert_int_equal(index_write(fx->ix, seq_drop, &w->last), 0);
+		w->stop = w->n + 100;
+		assert_int_equal(index_read_begin(fx->ix, &txn), 0);
+		rc = index_chunk_iter_after(txn, batch ? &w->last : NULL, seq_visit, w);
+		index_read_end(txn);
+		assert_true(rc == 0 || rc == 9);
+	}
+}
+
+static void
+test_chunks_by_seq(void **state)
+{
+	struct fx *fx = *state;
+	struct seq_walk *w = calloc(1, sizeof(*w));
+	struct chunk_id a = rid(10), b = rid(11), far = rid(5000);
+	struct index_txn *txn;
+	struct index_chunk c;
+
+	assert_non_null(w);
+	assert_memory_equal(a.b, b.b, 8); /* ids sharing a prefix */
+	assert_memory_not_equal(a.b, b.b, CHUNK_ID_LEN);
+	assert_int_equal(index_write(fx->ix, seq_fill, NULL), 0);
+	assert_int_equal(index_read_begin(fx->ix, &txn), 0);
+	for (uint32_t i = 0; i < SEQ_CHUNKS; i++) {
+		struct chunk_id id = rid(i);
+
+		assert_int_equal(index_chunk_get(txn, &id, &c), 0);
+		rid_expect(&c, i);
+	}
+	assert_int_equal(index_chunk_get(txn, &far, &c), CAIRN_E_NOTFOUND);
+	assert_int_equal(index_chunk_iter(txn, seq_visit, w), 0);
+	for (uint32_t i = 0; i < SEQ_CHUNKS; i++)
+		assert_int_equal(w->seen[i], 1);
+	index_read_end(txn);
+
+	/* resumed walks in short transactions skip nothing, also past a deleted chunk */
+	memset(w, 0, sizeof(*w));
+	seq_walk_batches(fx, w);
+	for (uint32_t i = 0; i < SEQ_CHUNKS; i++)
+		assert_true(w->seen[i] >= 1);
+	assert_true(w->n <= SEQ_CHUNKS + 2);
+
+	/* deleting while walking (GC's sweep): each chunk once; a prefix-sharing one survives
+	 * its twin */
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(index_write(fx->ix, seq_sweep, w), 0);
+	for (uint32_t i = 0; i < SEQ_CHUNKS; i++)
+		assert_true(w->seen[i] <= 1);
+	assert_int_equal(index_read_begin(fx->ix, &txn), 0);
+	for (uint32_t i = 0; i < 128; i++) {
+		struct chunk_id id = rid(i);
+
+		assert_int_equal(index_chunk_get(txn, &id, &c), i < 64 ? CAIRN_E_NOTFOUND : 0);
+	}
+	index_read_end(txn);
+	free(w);
+}
+
+static int
+seq_one(struct index_txn *txn, void *arg)
+{
+	struct chunk_id id = rid(1);
+	struct index_chunk c = rid_chunk(1);
+
+	(void)arg;
+	return index_chunk_put(txn, &id, &c);
+}
+
+static uint64_t
+read_rid1_refcount(struct index *ix)
+{
+	struct chunk_id id = rid(1);
+	struct index_txn *txn;
+	struct index_chunk c;
+
+	assert_int_equal(index_read_begin(ix, &txn), 0);
+	assert_int_equal(index_chunk_get(txn, &id, &c), 0);
+	index_read_end(txn);
+	return c.refcount;
+}
+
+static void
+test_chunk_seq_limit(void **state)
+{
+	struct fx *fx = *state;
+	/* next_chunk: version 1, u64 LE 2^40 - 1 (the last 5-byte sequence number), then 2^40 */
+	uint8_t last[9] = {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0};
+	uint8_t over[9] = {1, 0, 0, 0, 0, 0, 1, 0, 0};
+
+	fx_close(fx);
+	raw_put(fx->dir, "meta", "next_chunk", 10, last, sizeof(last));
+	assert_int_equal(index_open(fx->dir, false, &fx->ix), 0);
+	assert_int_equal(index_write(fx->ix, seq_one, NULL), 0);
+	assert_int_equal(index_write(fx->ix, seq_one, NULL), 0); /* found: no new number */
+	assert_int_equal(read_rid1_refcount(fx->ix), 2);
+	fx_close(fx);
+	raw_put(fx->dir, "meta", "next_chunk", 10, over, sizeof(over));
+	assert_int_equal(index_open(fx->dir, false, &fx->ix), 0);
+	assert_int_equal(index_write(fx->ix, seq_fill, NULL), -EOVERFLOW);
 }
 
 /* ---- map growth ---- */
@@ -1749,6 +2112,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_version_chunk, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_tables, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_format_version, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_by_seq, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_chunks_by_seq, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_seq_limit, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_write_abort, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_growth, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, fx_setup, fx_teardown),
