@@ -22,10 +22,52 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cairn/err.h"
 #include "store_internal.h"
+
+/*
+ * The body buffer: STORE_PUT_BUF_MIN bytes from malloc, which every put has; past that (large
+ * bodies) an anonymous mapping that grows with mremap and goes back to the kernel with munmap
+ * when the put ends. From malloc, a burst of concurrent large puts would leave its buffers in the
+ * allocator's arenas, resident for the life of the process.
+ */
+static bool
+put_buf_is_mapped(const struct store_put *put)
+{
+	return put->alloc > STORE_PUT_BUF_MIN;
+}
+
+static void
+put_buf_grow(struct store_put *put, size_t n)
+{
+	void *p;
+
+	if (put_buf_is_mapped(put)) {
+		p = mremap(put->buf, put->alloc, n, MREMAP_MAYMOVE);
+	} else {
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			memcpy(p, put->buf, put->fill);
+			free(put->buf);
+		}
+	}
+	if (p == MAP_FAILED)
+		abort(); /* like malloc failing: the size is bounded by the chunking limits */
+	put->buf = p;
+	put->alloc = n;
+}
+
+static void
+put_buf_free(struct store_put *put)
+{
+	if (put_buf_is_mapped(put))
+		munmap(put->buf, put->alloc);
+	else
+		free(put->buf);
+}
 
 int
 store_put_begin(struct store *st, struct store_put **out)
@@ -77,7 +119,7 @@ store_put_free(struct store_put *put)
 	EVP_MD_CTX_free(put->md5);
 	free(put->pinned);
 	free(put->page);
-	free(put->buf);
+	put_buf_free(put);
 	store_gc_put_leave(put->st, put->gc_gen);
 	free(put);
 }
@@ -307,15 +349,10 @@ static void
 put_make_room(struct store_put *put)
 {
 	size_t keep = put->fill - put->start;
-	uint8_t *p;
 
 	put_digest_sync(put);
 	if (put->alloc < put->cap) {
-		put->alloc = put->alloc * 2 < put->cap ? put->alloc * 2 : put->cap;
-		p = realloc(put->buf, put->alloc);
-		if (!p)
-			abort();
-		put->buf = p;
+		put_buf_grow(put, put->alloc * 2 < put->cap ? put->alloc * 2 : put->cap);
 	} else {
 		memmove(put->buf, put->buf + put->start, keep);
 		put->scan -= put->start;
