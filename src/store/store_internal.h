@@ -2,16 +2,17 @@
  * store_internal.h — private declarations shared by the store_*.c files (not an API).
  *
  * The store is split by concern:
- *   store.c          open/close, data dir lock, read hook, temp files, ETags, encoder cache
+ *   store.c          open/close, data dir lock, read hook, temp files, ETags, encoder pool
  *   store_bucket.c   buckets
  *   store_meta.c     the object metadata blob
  *   store_idmap.c    a hash table keyed by chunk id (the in-flight table, fsck's recount)
  *   store_inflight.c chunks written by puts that are not committed yet (dedup between puts)
- *   store_md5.c      the worker pool that computes body MD5s beside chunking
+ *   store_md5.c      the worker pool that computes body digests (MD5, a signed payload's
+ *                    SHA-256) beside chunking
  *   store_pin.c      readers' pins on object ids, retiring replaced objects, zombies
  *   store_ref.c      chunk reference counting and pack byte accounting inside write txns
  *   store_put.c      the put pipeline (chunk, hash, dedup, encode, append, spill)
- *   store_commit.c   put commit and abort
+ *   store_commit.c   put commit, and the group commit put and part commits go through
  *   store_get.c      streaming gets and stat
  *   store_obj.c      delete and copy
  *   store_list.c     listings
@@ -27,8 +28,10 @@
  * completion replaces.
  *
  * Lock order (outer first): index write transaction → pins.mu → gc.mu → fl.mu → the pack store's
- * lock. The md5 pool's mutex and the encoder cache's mutex are leaves; gc.run_mu (one compaction
- * at a time) is taken outside everything. No lock is held across chunking, hashing or encoding.
+ * lock. The md5 pool's mutex, the encoder pool's mutex and the committer's mutex are leaves (a
+ * group-commit leader runs packstore_sync and index_write holding none of them); gc.run_mu (one
+ * compaction at a time) is taken outside everything. No lock is held across chunking, hashing or
+ * encoding.
  */
 #ifndef CAIRN_STORE_INTERNAL_H
 #define CAIRN_STORE_INTERNAL_H
