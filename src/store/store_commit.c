@@ -31,6 +31,7 @@
 struct commit_req {
 	int (*fn)(struct index_txn *txn, void *arg);
 	void *arg;
+	uint64_t refs;
 	int rc;
 	bool done;
 	pthread_cond_t cv; /* signalled when done, or when this caller is to lead */
@@ -81,15 +82,19 @@ commit_batch_fn(struct index_txn *txn, void *arg)
 	return 0;
 }
 
-/* Takes up to STORE_COMMIT_BATCH_MAX requests off the queue. Under q->mu. */
+/* Takes requests off the queue: the first, then more while the batch stays within
+ * STORE_COMMIT_BATCH_MAX commits and STORE_COMMIT_REFS_MAX references. Under q->mu. */
 static struct commit_req *
 commit_batch_take(struct committer *q, size_t *n)
 {
 	struct commit_req *head = q->head, *r = head;
+	uint64_t refs = 0;
 
 	*n = 1;
-	while (r->next && *n < STORE_COMMIT_BATCH_MAX) {
+	while (r->next && *n < STORE_COMMIT_BATCH_MAX &&
+	       refs + r->next->refs <= STORE_COMMIT_REFS_MAX) {
 		r = r->next;
+		refs += r->refs;
 		(*n)++;
 	}
 	q->head = r->next;
@@ -139,10 +144,11 @@ commit_lead(struct store *st)
 }
 
 int
-store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg)
+store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg,
+		   uint64_t refs)
 {
 	struct committer *q = &st->commit;
-	struct commit_req req = {.fn = fn, .arg = arg};
+	struct commit_req req = {.fn = fn, .arg = arg, .refs = refs};
 
 	if (pthread_cond_init(&req.cv, NULL) != 0)
 		abort();
@@ -274,7 +280,7 @@ store_put_commit(struct store_put *put, const char *bucket, struct slice key, st
 		goto out_free_put;
 	c.mtime_ns = store_now_ns();
 	store_wctx_init(&c.w, st);
-	rc = store_commit_group(st, commit_fn, &c);
+	rc = store_commit_group(st, commit_fn, &c, put->nchunks);
 	store_pin_settle(&c.w);
 	store_wctx_fini(&c.w);
 	if (rc == 0 && out) {

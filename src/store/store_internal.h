@@ -138,6 +138,9 @@ struct committer {
 
 /* Most commits one transaction applies (the rest wait for the next). */
 #define STORE_COMMIT_BATCH_MAX 256
+/* Most chunk references one transaction takes on beyond its first commit: LMDB bounds the pages
+ * one transaction may dirty, so a batch of large objects is split over several. */
+#define STORE_COMMIT_REFS_MAX 32768
 
 /* ---- pins on object ids (readers) ---- */
 
@@ -281,7 +284,8 @@ void store_committer_fini(struct committer *q);
  * another thread (the leader's): it must use only arg and the transaction. Returns fn's value, the
  * pack sync's error, or the transaction's error (the commit failed: nothing of fn's is visible).
  */
-int store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg);
+int store_commit_group(struct store *st, int (*fn)(struct index_txn *txn, void *arg), void *arg,
+		       uint64_t refs);
 
 /* store_get.c: the oid g has pinned (its pages stay until store_get_close). */
 uint64_t store_get_oid(const struct store_get *g);

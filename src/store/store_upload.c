@@ -488,7 +488,7 @@ store_upload_part_commit(struct store_put *put, const char *bucket, struct slice
 		memcpy(c.part.checksum, checksum, checksum_len);
 	store_wctx_init(&c.w, st);
 	upload_pw_init(&c.pw, &c.w, true);
-	rc = store_commit_group(st, part_fn, &c);
+	rc = store_commit_group(st, part_fn, &c, put->nchunks);
 	upload_pw_fini(&c.pw);
 	store_wctx_fini(&c.w);
 	if (rc == 0)

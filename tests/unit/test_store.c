@@ -936,6 +936,46 @@ test_group_commit(void **state)
 		free(data[i]);
 }
 
+/* A batch is also bounded by the chunk references it takes on: 12 held puts of ~5000 chunks each
+ * (more than STORE_COMMIT_REFS_MAX, 32768, together) go through in more than one transaction. */
+static void
+test_group_commit_refs_cap(void **state)
+{
+	struct fx *fx = *state;
+	size_t len = 1536 * 1024;
+	struct store_commit_counters c0, c1;
+	struct gc_hold hold = {.st = fx->st, .want = GC_N};
+	struct gc_arg a[GC_N];
+	char keys[GC_N][16];
+	uint8_t *data[GC_N];
+	pthread_t th[GC_N];
+	int i;
+
+	for (i = 0; i < GC_N; i++) {
+		data[i] = gen_data(300 + (uint64_t)i, len);
+		snprintf(keys[i], sizeof(keys[i]), "big%d", i);
+		a[i] = (struct gc_arg){.st = fx->st, .key = keys[i], .data = data[i], .len = len};
+	}
+	store_commit_counters(fx->st, &c0);
+	store_set_commit_hook(fx->st, gc_hook, &hold);
+	for (i = 0; i < GC_N; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, gc_put, &a[i]), 0);
+	for (i = 0; i < GC_N; i++)
+		pthread_join(th[i], NULL);
+	store_set_commit_hook(fx->st, NULL, NULL);
+	assert_false(hold.timed_out);
+	store_commit_counters(fx->st, &c1);
+	assert_int_equal(c1.commits - c0.commits, GC_N);
+	assert_true(c1.txns - c0.txns >= 2);
+	assert_true(c1.batch_max < GC_N);
+	for (i = 0; i < GC_N; i++) {
+		assert_int_equal(a[i].rc, 0);
+		assert_object(fx->st, "b", keys[i], data[i], len);
+		free(data[i]);
+	}
+	assert_int_equal(fsck_problems(fx->st), 0);
+}
+
 struct gc_storm {
 	struct store *st;
 	int id;
@@ -1449,6 +1489,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stats_numbers, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_hook_and_list, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_refs_cap, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit_storm, fx_setup, fx_teardown),
 	};
 
