@@ -104,6 +104,36 @@ void index_close(struct index *ix);
 /* Bytes the index occupies on disk (data.mdb). */
 uint64_t index_disk_bytes(struct index *ix);
 
+/*
+ * The map's resident part. LMDB maps data.mdb read-only and shared (no MDB_WRITEMAP: writes go
+ * through pwrite), and every page a transaction reads stays mapped in this process and counts in
+ * its RSS (RssFile) until the kernel reclaims it: a walk over a million keys leaves ~160 MB
+ * mapped. These keep that part under a budget (src/store/index_trim.c says why it is safe).
+ *
+ * index_map_trim: drops the index's mapped pages, up to its last used page, from this process's
+ * page tables (madvise MADV_DONTNEED). The bytes stay in the page cache and the next read maps
+ * them again (a minor fault); transactions running meanwhile see the same bytes. It takes the
+ * lock that transactions share: never call it from a thread that holds a transaction of ix.
+ * Returns 0, -EAGAIN when another process grew the map and this one has not adopted the new
+ * size yet (the next transaction does), CAIRN_E_NOTFOUND when the map cannot be found in
+ * /proc/self/maps, or another -errno.
+ */
+int index_map_trim(struct index *ix);
+
+/*
+ * Starts a thread that reads this process's file-backed resident size (/proc/self/statm) every
+ * 50 ms and calls index_map_trim() when it exceeds by more than budget bytes what it was right
+ * after the previous trim (the thread trims once as it starts). budget 0 starts nothing.
+ * Returns 0, -EALREADY when the thread already runs, or -errno (/proc/self/statm unreadable, no
+ * thread). index_trimmer_stop() ends it (a no-op when none runs); index_close() does too. Start
+ * and stop from one thread, not beside each other.
+ */
+int index_trimmer_start(struct index *ix, uint64_t budget);
+void index_trimmer_stop(struct index *ix);
+
+/* Number of index_map_trim() calls (by any caller) that dropped a range since the open. */
+uint64_t index_map_trims(struct index *ix);
+
 /* Begins a read transaction (a consistent snapshot). End it with index_read_end(). Keep it
  * short: it holds off map resizing. Returns 0 or an error. */
 int index_read_begin(struct index *ix, struct index_txn **out);

@@ -52,6 +52,7 @@ static const struct conf_key conf_keys[] = {
     {"header_timeout", CONF_T_U32, CONF_FIELD(header_timeout_s), 0, 86400},
     {"body_min_rate", CONF_T_U64, CONF_FIELD(body_min_rate), 0, 1ll << 40},
     {"body_rate_window", CONF_T_U32, CONF_FIELD(body_rate_window_s), 1, 3600},
+    {"index_resident_max", CONF_T_U64, CONF_FIELD(index_resident_max), 0, 1ll << 50},
     {"user", CONF_T_USER, CONF_FIELD(user), 0, 0},
 };
 
@@ -81,6 +82,7 @@ conf_default(struct conf *c)
 	c->header_timeout_s = 30;
 	c->body_min_rate = 1024;
 	c->body_rate_window_s = 30;
+	c->index_resident_max = 64u << 20;
 }
 
 /* Compares a setting name with '-' and '_' treated alike. */

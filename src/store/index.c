@@ -13,6 +13,10 @@
  * Another process may grow the map too (cairn user add beside cairnd): LMDB then fails
  * mdb_txn_begin() with MDB_MAP_RESIZED, and we adopt the new size (mdb_env_set_mapsize(env, 0))
  * under the exclusive gate and begin again.
+ *
+ * The map may move on every resize, so index_trim.c, which drops the map's pages from this
+ * process's page tables, works under the shared gate too, and every resize forgets the map's
+ * address it had found (index_map_forget) before releasing the exclusive one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +107,7 @@ index_gate_fini(struct index_gate *g)
 	pthread_mutex_destroy(&g->mu);
 }
 
-static void
+void
 index_gate_shared(struct index_gate *g)
 {
 	pthread_mutex_lock(&g->mu);
@@ -113,7 +117,7 @@ index_gate_shared(struct index_gate *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-static void
+void
 index_gate_shared_end(struct index_gate *g)
 {
 	pthread_mutex_lock(&g->mu);
@@ -152,6 +156,7 @@ index_map_set(struct index *ix, size_t size)
 
 	index_gate_exclusive(&ix->gate);
 	rc = mdb_env_set_mapsize(ix->env, size);
+	index_map_forget(ix);
 	index_gate_exclusive_end(&ix->gate);
 	return index_mdb_err(rc);
 }
@@ -168,6 +173,7 @@ index_map_grow(struct index *ix)
 		rc = ENOSPC;
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(ix->env, info.me_mapsize * 2);
+	index_map_forget(ix);
 	index_gate_exclusive_end(&ix->gate);
 	if (rc == 0)
 		log_info("index: map grown to %zu MiB", info.me_mapsize * 2 >> 20);
@@ -309,7 +315,7 @@ index_open(const char *dir, bool readonly, struct index **out)
 	rc = index_open_dbs(ix);
 	if (rc < 0)
 		goto out_close_env;
-	if (pthread_mutex_init(&ix->write_mu, NULL))
+	if (pthread_mutex_init(&ix->write_mu, NULL) || pthread_mutex_init(&ix->trim_mu, NULL))
 		abort();
 	index_gate_init(&ix->gate);
 	*out = ix;
@@ -327,8 +333,10 @@ index_close(struct index *ix)
 {
 	if (!ix)
 		return;
+	index_trimmer_stop(ix);
 	mdb_env_close(ix->env);
 	index_gate_fini(&ix->gate);
+	pthread_mutex_destroy(&ix->trim_mu);
 	pthread_mutex_destroy(&ix->write_mu);
 	free(ix->data_path);
 	free(ix);

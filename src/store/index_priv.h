@@ -1,8 +1,8 @@
 /*
  * index_priv.h — internals shared by the index's source files (index.c: environment,
  * transactions and map growth; index_records.c: record codecs and the small tables;
- * index_objects.c: the object key tree and its cursor). Not an API: nothing outside
- * src/store/index*.c includes it.
+ * index_objects.c: the object key tree and its cursor; index_trim.c: keeping the map's resident
+ * part under a budget). Not an API: nothing outside src/store/index*.c includes it.
  *
  * Record encoding: every value starts with a version byte (INDEX_RECORD_VERSION, or the chunk and
  * page layouts' own, index_chunks.c); integers inside values are little-endian or varints,
@@ -72,6 +72,14 @@ struct index {
 	char *data_path;	  /* <dir>/data.mdb, owned */
 	pthread_mutex_t write_mu; /* serialises index_write() within the process */
 	struct index_gate gate;	  /* shared: any transaction; exclusive: mdb_env_set_mapsize() */
+	/* index_trim.c. trim_mu serialises trims and guards map_base, map_len and trims; map_base
+	 * is where LMDB mapped data.mdb, found by index_map_trim() under the shared gate and
+	 * forgotten (index_map_forget) under the exclusive gate by every remap; NULL: not known. */
+	pthread_mutex_t trim_mu;
+	uint8_t *map_base;
+	size_t map_len;
+	uint64_t trims;		       /* index_map_trim() calls that advised a range */
+	struct index_trimmer *trimmer; /* the periodic thread, NULL when not running */
 };
 
 struct index_txn {
@@ -82,6 +90,15 @@ struct index_txn {
 	MDB_cursor *ids_cur; /* chunk lookups' cursor on chunkids, opened on first use; closed by
 				index_txn_cursors_close() before the transaction ends */
 };
+
+/* Takes / releases the gate shared (index.c): what a transaction holds for its life. Never
+ * take it in a thread that already holds it (a queued resize would wait for that thread). */
+void index_gate_shared(struct index_gate *g);
+void index_gate_shared_end(struct index_gate *g);
+
+/* Forgets where the map is (index_trim.c). Call with the gate held exclusive, after any
+ * mdb_env_set_mapsize(): the old range may be unmapped or reused by then. */
+void index_map_forget(struct index *ix);
 
 /* Closes the cursors a transaction keeps (ids_cur). Called by index.c before every end. */
 void index_txn_cursors_close(struct index_txn *t);

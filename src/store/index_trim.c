@@ -1,0 +1,337 @@
+/*
+ * index_trim.c — keeps the resident part of the index map under a budget.
+ *
+ * Why the map's pages are ours to drop. index.c opens LMDB without MDB_WRITEMAP, so LMDB maps
+ * data.mdb PROT_READ, MAP_SHARED (test_index_trim checks the mapping is not writable): a write
+ * transaction builds its dirty pages in malloc'd memory and writes them with pwrite/writev;
+ * nothing is ever stored through the map. The map's pages are therefore the page cache's own,
+ * clean from this mapping's point of view, and madvise(MADV_DONTNEED) on a shared file mapping
+ * only removes them from this process's page tables: the page cache keeps the bytes, and the next
+ * access maps the same page again (a minor fault, no I/O unless the kernel evicted it meanwhile).
+ * A transaction reading beside a trim sees the same bytes at the same addresses. (Even with
+ * WRITEMAP it would lose nothing: the kernel moves a dirty PTE's bit to the page before
+ * zapping it; but then the dropped pages would be written back on the kernel's schedule, which
+ * LMDB's commit already forces anyway.) What the trim saves is RSS: those pages count in RssFile
+ * and VmHWM, and without it a walk over the objects table leaves the whole table mapped.
+ *
+ * Where the map is. MDB_envinfo.me_mapaddr is only set for MDB_FIXEDMAP environments (it is the
+ * address recorded in the meta page), and LMDB offers no other accessor, so the map is found in
+ * /proc/self/maps: the mapping that holds a value LMDB returns (meta "format", read in a short
+ * read transaction), checked to be data.mdb (its inode) from offset 0. The address is kept until
+ * a resize: mdb_env_set_mapsize() unmaps and maps again, possibly elsewhere, and the old range
+ * may meanwhile hold other memory (advising it would zero the heap). So a trim holds the gate
+ * shared, like a transaction, from finding the address to the end of madvise, and every resize
+ * (which holds it exclusive) forgets the address before letting anyone in (index.c).
+ *
+ * When. A thread reads /proc/self/statm (its third field: file-backed + shmem resident pages,
+ * kept as counters by the kernel, so cheap) every INDEX_TRIM_INTERVAL_MS and trims when it
+ * exceeds what it was just after the last trim by more than the budget. Comparing with the
+ * level after a trim, not with zero, leaves out the file-backed pages that are not the index
+ * (the binary and its libraries, ~10 MiB) and keeps a process whose other mappings are large from
+ * trimming on every tick. A listing faults in ~160 MB/s of new pages at most, so the resident part
+ * overshoots the budget by ~8 MiB between two checks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cairn/err.h"
+#include "cairn/log.h"
+#include "index_priv.h"
+
+#define INDEX_TRIM_INTERVAL_MS 50
+#define INDEX_MAPS_LINE 256
+
+struct index_trimmer {
+	struct index *ix;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* stop */
+	bool stop;
+	uint64_t budget;
+	int statm_fd; /* /proc/self/statm, read again from offset 0 at each check */
+	long page;    /* bytes of a system page */
+};
+
+void
+index_map_forget(struct index *ix)
+{
+	ix->map_base = NULL;
+	ix->map_len = 0;
+}
+
+/* Parses the start of a /proc/self/maps line ("start-end perms offset dev inode path").
+ * Returns true when the line maps inode ino from offset 0, shared, and contains p. */
+static bool
+index_maps_line_match(const char *line, const void *p, ino_t ino, uintptr_t *start, uintptr_t *end)
+{
+	const char *s = line;
+	char *e;
+	unsigned long long lo, hi, off, inode;
+
+	errno = 0;
+	lo = strtoull(s, &e, 16);
+	if (errno || e == s || *e != '-')
+		return false;
+	s = e + 1;
+	hi = strtoull(s, &e, 16);
+	if (errno || e == s || *e != ' ' || strlen(e) < 6 || e[4] != 's')
+		return false;
+	s = e + 6; /* " rwxs " */
+	off = strtoull(s, &e, 16);
+	if (errno || e == s || *e != ' ')
+		return false;
+	s = strchr(e + 1, ' '); /* past "major:minor" */
+	if (!s)
+		return false;
+	inode = strtoull(s + 1, &e, 10);
+	if (errno || e == s + 1 || off != 0 || inode != (unsigned long long)ino)
+		return false;
+	if ((uintptr_t)p < lo || (uintptr_t)p >= hi)
+		return false;
+	*start = (uintptr_t)lo;
+	*end = (uintptr_t)hi;
+	return true;
+}
+
+/* Finds the mapping of inode ino that contains p in /proc/self/maps. Lines longer than the
+ * buffer are read on to their end (the fields that matter are at the start). */
+static int
+index_maps_find(const void *p, ino_t ino, uint8_t **base, size_t *len)
+{
+	char line[INDEX_MAPS_LINE];
+	bool at_start = true, found = false;
+	uintptr_t start = 0, end = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		bool whole = strchr(line, '\n') != NULL;
+
+		if (at_start)
+			found = index_maps_line_match(line, p, ino, &start, &end);
+		at_start = whole;
+	}
+	fclose(f);
+	if (!found)
+		return CAIRN_E_NOTFOUND;
+	*base = (uint8_t *)start;
+	*len = end - start;
+	return 0;
+}
+
+/* Finds the map (ix->map_base, map_len). Call with trim_mu held and the gate shared. */
+static int
+index_map_locate(struct index *ix)
+{
+	static const char name[] = "format";
+	MDB_val k = {.mv_size = sizeof(name) - 1, .mv_data = (void *)name}, v;
+	struct stat sb;
+	MDB_txn *txn;
+	int fd, rc;
+
+	rc = mdb_env_get_fd(ix->env, &fd);
+	if (rc)
+		return index_mdb_err(rc);
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED)
+		return -EAGAIN;
+	if (rc)
+		return index_mdb_err(rc);
+	/* A read transaction's values point into the map: this one tells which mapping it is. */
+	rc = index_mdb_err(mdb_get(txn, ix->dbi[INDEX_DB_META], &k, &v));
+	if (rc == 0)
+		rc = index_maps_find(v.mv_data, sb.st_ino, &ix->map_base, &ix->map_len);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Bytes of the map up to its last used page (page-rounded), at most map_len. Gate shared. */
+static size_t
+index_map_used(struct index *ix, long page)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+
+	if (mdb_env_info(ix->env, &info) || mdb_env_stat(ix->env, &st))
+		return ix->map_len;
+	if (info.me_last_pgno >= ix->map_len / st.ms_psize)
+		return ix->map_len;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	used = (used + (size_t)page - 1) / (size_t)page * (size_t)page;
+	return used < ix->map_len ? used : ix->map_len;
+}
+
+int
+index_map_trim(struct index *ix)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int rc = 0;
+
+	pthread_mutex_lock(&ix->trim_mu);
+	index_gate_shared(&ix->gate);
+	if (!ix->map_base)
+		rc = index_map_locate(ix);
+	if (rc == 0 && madvise(ix->map_base, index_map_used(ix, page), MADV_DONTNEED) < 0)
+		rc = -errno;
+	if (rc == 0)
+		ix->trims++;
+	index_gate_shared_end(&ix->gate);
+	pthread_mutex_unlock(&ix->trim_mu);
+	return rc;
+}
+
+uint64_t
+index_map_trims(struct index *ix)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ix->trim_mu);
+	n = ix->trims;
+	pthread_mutex_unlock(&ix->trim_mu);
+	return n;
+}
+
+/* ---- the periodic thread ---- */
+
+/* Reads the file-backed (and shmem) resident bytes from /proc/self/statm into *out. */
+static int
+index_statm_file(const struct index_trimmer *tr, uint64_t *out)
+{
+	char buf[128], *s, *e;
+	unsigned long long pages;
+	ssize_t n;
+
+	n = pread(tr->statm_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = 0;
+	/* "size resident shared text lib data dt", in pages */
+	s = strchr(buf, ' ');
+	s = s ? strchr(s + 1, ' ') : NULL;
+	if (!s)
+		return -EIO;
+	errno = 0;
+	pages = strtoull(s + 1, &e, 10);
+	if (errno || e == s + 1 || pages > UINT64_MAX / (uint64_t)tr->page)
+		return -EIO;
+	*out = pages * (uint64_t)tr->page;
+	return 0;
+}
+
+/* Trims and sets *floor to the file-backed resident bytes just after. Failures are logged once
+ * per kind; *floor still moves, so a failing trim is retried only after the budget again. */
+static void
+index_trimmer_trim(struct index_trimmer *tr, uint64_t *floor, int *last_rc)
+{
+	int rc = index_map_trim(tr->ix);
+
+	if (rc < 0 && rc != -EAGAIN && rc != *last_rc)
+		log_warn("index: cannot drop the map's resident pages: %s", cairn_strerror(rc));
+	*last_rc = rc;
+	if (index_statm_file(tr, floor) < 0)
+		*floor = 0;
+}
+
+static void *
+index_trimmer_main(void *arg)
+{
+	struct index_trimmer *tr = arg;
+	uint64_t floor = 0, rss;
+	struct timespec t;
+	int last_rc = 0;
+
+	index_trimmer_trim(tr, &floor, &last_rc);
+	pthread_mutex_lock(&tr->mu);
+	while (!tr->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += INDEX_TRIM_INTERVAL_MS * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&tr->cv, &tr->mu, &t);
+		if (tr->stop)
+			break;
+		pthread_mutex_unlock(&tr->mu);
+		if (index_statm_file(tr, &rss) == 0 && rss > floor && rss - floor > tr->budget)
+			index_trimmer_trim(tr, &floor, &last_rc);
+		pthread_mutex_lock(&tr->mu);
+	}
+	pthread_mutex_unlock(&tr->mu);
+	return NULL;
+}
+
+static void
+index_trimmer_free(struct index_trimmer *tr)
+{
+	close(tr->statm_fd);
+	pthread_cond_destroy(&tr->cv);
+	pthread_mutex_destroy(&tr->mu);
+	free(tr);
+}
+
+int
+index_trimmer_start(struct index *ix, uint64_t budget)
+{
+	struct index_trimmer *tr;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (budget == 0)
+		return 0;
+	if (ix->trimmer)
+		return -EALREADY;
+	tr = calloc(1, sizeof(*tr));
+	if (!tr)
+		abort();
+	tr->ix = ix;
+	tr->budget = budget;
+	tr->page = sysconf(_SC_PAGESIZE);
+	tr->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (tr->statm_fd < 0) {
+		rc = -errno;
+		free(tr);
+		return rc;
+	}
+	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	    pthread_cond_init(&tr->cv, &ca) || pthread_mutex_init(&tr->mu, NULL))
+		abort();
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&tr->thread, NULL, index_trimmer_main, tr);
+	if (rc) {
+		index_trimmer_free(tr);
+		return -rc;
+	}
+	ix->trimmer = tr;
+	log_info("index: keeping at most %.1f MiB of the index map resident",
+		 (double)budget / (1 << 20));
+	return 0;
+}
+
+void
+index_trimmer_stop(struct index *ix)
+{
+	struct index_trimmer *tr = ix->trimmer;
+
+	if (!tr)
+		return;
+	pthread_mutex_lock(&tr->mu);
+	tr->stop = true;
+	pthread_cond_signal(&tr->cv);
+	pthread_mutex_unlock(&tr->mu);
+	pthread_join(tr->thread, NULL);
+	ix->trimmer = NULL;
+	index_trimmer_free(tr);
+}
