@@ -23,6 +23,7 @@
 #include "cairn/err.h"
 #include "cairn/gc.h"
 #include "cairn/http.h"
+#include "cairn/index.h"
 #include "cairn/log.h"
 #include "cairn/scrub.h"
 #include "cairn/server.h"
@@ -371,9 +372,15 @@ cairnd_open_store(const struct conf *c, struct store **st)
 		sc.pack_max_bytes = c->pack_max_bytes;
 	sc.min_free_bytes = c->min_free_bytes;
 	rc = store_open(&sc, st);
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("cannot open data dir %s: %s", c->data_dir, cairn_strerror(rc));
-	return rc;
+		return rc;
+	}
+	/* Bounds the index pages mapped in cairnd's RSS; store_close() stops the thread. */
+	rc = index_trimmer_start(store_index(*st), c->index_resident_max);
+	if (rc < 0)
+		log_warn("index map resident size not bounded: %s", cairn_strerror(rc));
+	return 0;
 }
 
 /* The compactor thread (periodic runs and POST /_cairn/gc) and the scrubber. Failing to start
