@@ -81,11 +81,15 @@ struct inflight {
 
 /* ---- digest worker pool (store_md5.c) ---- */
 
-/* One digest following a put's buffer: bytes base[pos..limit) are still to be hashed. Fields are
- * the pool's (under its mutex) while busy, the put's while idle. */
+/* One digest following a put's buffer: body bytes pos..limit are still to be hashed. Positions
+ * count body bytes from the start; byte i lives at base[i] in a linear buffer (ring 0) and at
+ * base[i % ring] in a ring buffer, whose ring bytes are mapped twice in a row so that any ring
+ * bytes from there on read contiguously. Fields are the pool's (under its mutex) while busy, the
+ * put's while idle. */
 struct md5_job {
 	EVP_MD_CTX *ctx;
 	const uint8_t *base;
+	size_t ring;
 	size_t pos;
 	size_t limit;
 	bool busy; /* queued or running */
@@ -102,6 +106,7 @@ struct md5_pool {
 	struct md5_job *tail;
 	pthread_t threads[STORE_MD5_THREADS];
 	int nthreads;
+	int nwaiting; /* puts in store_md5_wait_pos(): workers signal every step */
 	bool stop;
 };
 
@@ -109,14 +114,17 @@ int store_md5_start(struct md5_pool *pool);
 void store_md5_stop(struct md5_pool *pool);
 /* Makes job an idle digest into ctx (which the caller owns and initialised). */
 void store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx);
-/* Points idle job at base, every byte before pos counted as hashed. */
-void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t pos);
-/* Moves the job's limit to limit (never back) and queues it when idle: a worker hashes
- * base[pos..limit) in order. The caller keeps those bytes unchanged until store_md5_wait()
- * returns. Without workers, hashes them inline. */
+/* Points idle job at base (a ring of ring bytes, or linear for 0), every byte before pos counted
+ * as hashed. */
+void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring, size_t pos);
+/* Moves the job's limit to limit (never back) and queues it when idle: a worker hashes bytes
+ * pos..limit in order. The caller keeps those bytes unchanged until the job has passed them
+ * (store_md5_wait_pos, store_md5_wait). Without workers, hashes them inline. */
 void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
 /* Brings job up to limit: waits for a running job to get there, hashes inline for an idle one. */
 void store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit);
+/* Waits until job has hashed every byte before pos, which must not pass its limit. */
+void store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos);
 /* Waits until job has caught up with its limit. */
 void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
 
@@ -234,8 +242,9 @@ struct store_wctx {
 /* New body bytes are handed to the digest jobs once there are this many (each hand-over takes the
  * pool's mutex). */
 #define STORE_DIGEST_FEED (64u << 10)
-/* A put's body buffer starts this big and doubles up to its cap as the body grows, so that small
- * puts stay small. */
+/* A put's body buffer: the first STORE_PUT_BUF_MIN bytes (or 2 x the largest chunk when that is
+ * smaller) in a linear buffer, so that small puts stay small; a body that outgrows it moves to a
+ * ring of 2 x the largest chunk (store_put.c). */
 #define STORE_PUT_BUF_MIN (64u << 10)
 /* Digest jobs per put: the MD5, and one the caller adds (store_put_digest_also). */
 #define STORE_PUT_DIGESTS 2
@@ -244,13 +253,18 @@ struct store_wctx {
 struct store_put {
 	struct store *st;
 	struct chunker ck;
-	uint8_t *buf; /* the body bytes of the current chunk and what follows, alloc bytes */
-	size_t alloc; /* grows from STORE_PUT_BUF_MIN up to cap */
-	size_t cap;   /* 2 x the maximum chunk size: a partial chunk always leaves room */
-	size_t start; /* first byte of the current (partial) chunk */
-	size_t scan;  /* bytes up to here were given to the chunker */
-	size_t fill;  /* bytes up to here hold body data */
-	size_t fed;   /* bytes up to here were handed to the digest jobs */
+	/* Positions below count body bytes from the start of the body; byte i is at buf[i] while
+	 * the buffer is linear (ring 0), at buf[i % ring] once it is a ring (mapped twice in a
+	 * row). */
+	uint8_t *buf;
+	size_t alloc;  /* the linear buffer's size */
+	size_t ring;   /* the ring's size, 0 while linear */
+	size_t cap;    /* 2 x the maximum chunk size: a partial chunk always leaves room */
+	size_t start;  /* first byte of the current (partial) chunk */
+	size_t scan;   /* bytes up to here were given to the chunker */
+	size_t fill;   /* bytes up to here hold body data (= received) */
+	size_t fed;    /* bytes up to here were handed to the digest jobs */
+	size_t hashed; /* every digest job has hashed the bytes before this (a lower bound) */
 	EVP_MD_CTX *md5;
 	struct md5_job jobs[STORE_PUT_DIGESTS]; /* [0] the MD5 */
 	int njobs;

@@ -8,9 +8,10 @@
  * forward as bytes arrive, and a worker hashes from the job's position up to the limit in steps,
  * until it has caught up. A job is queued at most once, so its bytes are hashed in order; a worker
  * goes on with the same job while no other job waits, else it requeues it behind them (puts
- * share the workers fairly). The put waits for its jobs to catch up before it moves or frees the
- * bytes they read.
+ * share the workers fairly). The put waits for its jobs to pass bytes before it overwrites them
+ * (a ring buffer) and to catch up before it frees them.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "store_internal.h"
@@ -40,27 +41,65 @@ md5_dequeue(struct md5_pool *pool)
 	return job;
 }
 
+/* Where body byte pos of job is in memory. */
+static const uint8_t *
+md5_at(const struct md5_job *job, size_t pos)
+{
+	return job->base + (job->ring ? pos % job->ring : pos);
+}
+
+/* The bytes a job may hash in one go from its position: at most max, and within one ring's
+ * length so that they read contiguously from the doubled mapping. */
+static size_t
+md5_span(const struct md5_job *job, size_t max)
+{
+	size_t n = job->limit - job->pos;
+
+	if (n > max)
+		n = max;
+	if (job->ring && n > job->ring)
+		n = job->ring;
+	return n;
+}
+
+/* Hashes an idle job (or one without workers) up to limit on the calling thread. */
+static void
+md5_hash_inline(struct md5_job *job, size_t limit)
+{
+	size_t n;
+
+	if (limit > job->limit)
+		job->limit = limit;
+	while ((n = md5_span(job, SIZE_MAX)) > 0) {
+		if (!EVP_DigestUpdate(job->ctx, md5_at(job, job->pos), n))
+			abort();
+		job->pos += n;
+	}
+}
+
 /* Hashes job until it has caught up with its limit, or until another job waits. Called and
  * returns with the pool's mutex held. */
 static void
 md5_run(struct md5_pool *pool, struct md5_job *job)
 {
+	const uint8_t *p;
 	size_t n;
 
 	for (;;) {
-		n = job->limit - job->pos;
+		n = md5_span(job, MD5_STEP);
 		if (n == 0) {
 			job->busy = false;
 			pthread_cond_broadcast(&pool->done_cv);
 			return;
 		}
-		if (n > MD5_STEP)
-			n = MD5_STEP;
+		p = md5_at(job, job->pos);
 		pthread_mutex_unlock(&pool->mu);
-		if (!EVP_DigestUpdate(job->ctx, job->base + job->pos, n))
+		if (!EVP_DigestUpdate(job->ctx, p, n))
 			abort();
 		pthread_mutex_lock(&pool->mu);
 		job->pos += n;
+		if (pool->nwaiting)
+			pthread_cond_broadcast(&pool->done_cv);
 		if (job->pos < job->limit && pool->head) {
 			md5_enqueue(pool, job); /* others wait: take turns, one step each */
 			return;
@@ -96,6 +135,7 @@ store_md5_start(struct md5_pool *pool)
 	pool->head = pool->tail = NULL;
 	pool->stop = false;
 	pool->nthreads = 0;
+	pool->nwaiting = 0;
 	for (i = 0; i < STORE_MD5_THREADS; i++) {
 		rc = pthread_create(&pool->threads[i], NULL, md5_worker, pool);
 		if (rc != 0) {
@@ -133,15 +173,17 @@ store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 {
 	job->ctx = ctx;
 	job->base = NULL;
+	job->ring = 0;
 	job->pos = job->limit = 0;
 	job->busy = false;
 	job->next = NULL;
 }
 
 void
-store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t pos)
+store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring, size_t pos)
 {
 	job->base = base;
+	job->ring = ring;
 	job->pos = job->limit = pos;
 }
 
@@ -149,10 +191,7 @@ void
 store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 {
 	if (pool->nthreads == 0) {
-		if (limit > job->pos &&
-		    !EVP_DigestUpdate(job->ctx, job->base + job->pos, limit - job->pos))
-			abort();
-		job->pos = job->limit = limit;
+		md5_hash_inline(job, limit);
 		return;
 	}
 	pthread_mutex_lock(&pool->mu);
@@ -181,10 +220,21 @@ store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
 	}
 	/* An idle job: the rest (less than a feed's worth) costs less here than waking a worker
 	 * and sleeping until it is done. */
-	if (!busy && limit > job->pos &&
-	    !EVP_DigestUpdate(job->ctx, job->base + job->pos, limit - job->pos))
-		abort();
-	job->pos = job->limit = limit;
+	if (!busy)
+		md5_hash_inline(job, limit);
+}
+
+void
+store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos)
+{
+	if (pool->nthreads == 0)
+		return;
+	pthread_mutex_lock(&pool->mu);
+	pool->nwaiting++;
+	while (job->busy && job->pos < pos)
+		pthread_cond_wait(&pool->done_cv, &pool->mu);
+	pool->nwaiting--;
+	pthread_mutex_unlock(&pool->mu);
 }
 
 void

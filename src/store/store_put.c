@@ -1,17 +1,17 @@
 /*
  * store_put.c — the put pipeline: body bytes in, chunks out.
  *
- * store_put_write() copies the caller's bytes into the put's own buffer (growing up to 2 x the
- * maximum chunk size), hands the new region to the digest pool (the MD5, and a digest the caller
- * added) and, at the same time, runs the chunker over it. Each complete chunk is hashed (SHA-256,
- * its id), looked up (in-flight table, then index), and only when new encoded with an encoder
- * lent for that chunk and appended (store_inflight.c). The chunk's
- * id and end offset join the put's chunk list: the list's last page stays in memory, full pages
- * go to an anonymous spill file, so a put of any size holds a bounded amount of memory; commit
- * streams the pages back into the index.
+ * store_put_write() copies the caller's bytes into the put's own buffer (a ring of 2 x the
+ * maximum chunk size for all but small bodies), hands the new region to the digest pool (the MD5,
+ * and a digest the caller added) and, at the same time, runs the chunker over it. Each complete
+ * chunk is hashed (SHA-256, its id), looked up (in-flight table, then index), and only when new
+ * encoded with an encoder lent for that chunk and appended (store_inflight.c). The chunk's id and
+ * end offset join the put's chunk list: the list's last page stays in memory, full pages go to an
+ * anonymous spill file, so a put of any size holds a bounded amount of memory; commit streams the
+ * pages back into the index.
  *
- * Bytes the buffer holds are never moved or overwritten while a digest job covering them may run:
- * the moves (compaction of the partial chunk to the front, growth) first wait for the jobs.
+ * Bytes the buffer holds are never overwritten before every digest job has passed them, and the
+ * move from the small linear buffer to the ring first waits for the jobs to catch up.
  *
  * Abort: records the put appended stay in their packs with nothing referencing them (dead space
  * that is not in the index, except chunks a checkpoint recorded with refcount 0). The compactor
@@ -29,42 +29,51 @@
 #include "store_internal.h"
 
 /*
- * The body buffer: STORE_PUT_BUF_MIN bytes from malloc, which every put has; past that (large
- * bodies) an anonymous mapping that grows with mremap and goes back to the kernel with munmap
- * when the put ends. From malloc, a burst of concurrent large puts would leave its buffers in the
- * allocator's arenas, resident for the life of the process.
+ * The body buffer. A body's first bytes go to a linear buffer from malloc (STORE_PUT_BUF_MIN,
+ * which every put has). A body that outgrows it moves to a ring: an anonymous shared mapping of
+ * ring bytes mapped twice in a row, so that the partial chunk and a digest's next bytes read
+ * contiguously wherever they wrap. The writer fills the ring up to the oldest byte still needed,
+ * either by the chunker (the partial chunk) or by a digest job that lags behind, and waits only
+ * for that: nothing is ever moved, and MD5 on a worker overlaps chunking and SHA-256 instead of
+ * catching up each time a buffer filled. munmap gives the ring back to the kernel when the put
+ * ends (from malloc, a burst of large puts would stay resident in the allocator's arenas).
  */
-static bool
-put_buf_is_mapped(const struct store_put *put)
+static uint8_t *
+put_at(const struct store_put *put, size_t pos)
 {
-	return put->alloc > STORE_PUT_BUF_MIN;
+	return put->buf + (put->ring ? pos % put->ring : pos);
 }
 
-static void
-put_buf_grow(struct store_put *put, size_t n)
+/* Maps a ring of ring bytes (a multiple of the page size) twice in a row. Returns the first
+ * mapping or NULL. */
+static uint8_t *
+put_ring_map(size_t ring)
 {
-	void *p;
+	uint8_t *base;
+	void *lo, *hi;
 
-	if (put_buf_is_mapped(put)) {
-		p = mremap(put->buf, put->alloc, n, MREMAP_MAYMOVE);
-	} else {
-		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			memcpy(p, put->buf, put->fill);
-			free(put->buf);
-		}
-	}
-	if (p == MAP_FAILED)
-		abort(); /* like malloc failing: the size is bounded by the chunking limits */
-	put->buf = p;
-	put->alloc = n;
+	base = mmap(NULL, 2 * ring, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	lo =
+	    mmap(base, ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (lo == MAP_FAILED)
+		goto unmap;
+	/* old size 0 on a shared mapping: a second mapping of the same pages */
+	hi = mremap(lo, 0, ring, MREMAP_MAYMOVE | MREMAP_FIXED, base + ring);
+	if (hi == MAP_FAILED)
+		goto unmap;
+	return base;
+unmap:
+	munmap(base, 2 * ring);
+	return NULL;
 }
 
 static void
 put_buf_free(struct store_put *put)
 {
-	if (put_buf_is_mapped(put))
-		munmap(put->buf, put->alloc);
+	if (put->ring)
+		munmap(put->buf, 2 * put->ring);
 	else
 		free(put->buf);
 }
@@ -84,13 +93,14 @@ store_put_begin(struct store *st, struct store_put **out)
 	chunker_init(&put->ck, &st->cfg.chunking);
 	put->cap = 2 * (size_t)st->cfg.chunking.max_size;
 	put->alloc = put->cap < STORE_PUT_BUF_MIN ? put->cap : STORE_PUT_BUF_MIN;
+	put->ring = 0;
 	put->buf = malloc(put->alloc);
 	put->page = malloc(STORE_PAGE_BYTES);
 	put->md5 = EVP_MD_CTX_new();
 	if (!put->buf || !put->page || !put->md5 || !EVP_DigestInit_ex(put->md5, EVP_md5(), NULL))
 		abort();
 	store_md5_job_init(&put->jobs[0], put->md5);
-	store_md5_rebase(&put->jobs[0], put->buf, 0);
+	store_md5_rebase(&put->jobs[0], put->buf, 0, 0);
 	put->njobs = 1;
 	put->spill_fd = -1;
 	store_gc_put_enter(st, &put->gc_gen);
@@ -301,13 +311,16 @@ put_chunk(struct store_put *put, const uint8_t *p, size_t len)
 }
 
 /* The buffer invariants: the partial chunk, the scanned bytes and the bytes handed to the digests
- * all lie within the filled part, and the partial chunk is shorter than a maximum chunk. */
+ * all lie within the filled part, which holds every byte the chunker or a digest still needs. */
 static bool
 put_check(const struct store_put *put)
 {
-	return put->start <= put->scan && put->scan <= put->fill && put->fill <= put->alloc &&
-	       put->alloc <= put->cap && put->fed <= put->fill &&
+	size_t low = put->start < put->hashed ? put->start : put->hashed;
+
+	return put->start <= put->scan && put->scan <= put->fill && put->hashed <= put->fed &&
+	       put->fed <= put->fill && put->fill == put->received &&
 	       put->fill - put->start <= put->cap &&
+	       (put->ring ? put->fill - low <= put->ring : put->fill <= put->alloc) &&
 	       put->chunked + (put->fill - put->start) == put->received;
 }
 
@@ -322,7 +335,7 @@ put_digest_feed(struct store_put *put)
 	put->fed = put->fill;
 }
 
-/* Every digest covers every byte received; the jobs are idle (the buffer may move). */
+/* Every digest covers every byte received; the jobs are idle. */
 static void
 put_digest_sync(struct store_put *put)
 {
@@ -330,36 +343,60 @@ put_digest_sync(struct store_put *put)
 
 	for (i = 0; i < put->njobs; i++)
 		store_md5_sync(&put->st->md5, &put->jobs[i], put->fill);
-	put->fed = put->fill;
+	put->fed = put->hashed = put->fill;
 }
 
-static void
-put_digest_rebase(struct store_put *put)
+/* Bytes that may be written at fill without overwriting a byte still needed. */
+static size_t
+put_room(const struct store_put *put)
 {
+	size_t low = put->start < put->hashed ? put->start : put->hashed;
+
+	if (!put->ring)
+		return put->alloc - put->fill;
+	return put->ring - (put->fill - low);
+}
+
+/* The linear buffer is full: moves the partial chunk into a new ring. Returns 0 or -ENOMEM. */
+static int
+put_ring_open(struct store_put *put)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t ring = (put->cap + page - 1) / page * page;
+	uint8_t *base;
 	int i;
 
+	base = put_ring_map(ring);
+	if (!base)
+		return -ENOMEM;
+	put_digest_sync(put);
+	memcpy(base + put->start % ring, put->buf + put->start, put->fill - put->start);
+	free(put->buf);
+	put->buf = base;
+	put->ring = ring;
 	for (i = 0; i < put->njobs; i++)
-		store_md5_rebase(&put->jobs[i], put->buf, put->fill);
-	put->fed = put->fill;
+		store_md5_rebase(&put->jobs[i], put->buf, put->ring, put->fill);
+	return 0;
 }
 
-/* Makes room for more bytes: grows the buffer while it is below its cap, else moves the partial
- * chunk to the front (after the digests of every byte are done). */
-static void
+/* Makes room for more bytes: opens the ring, or waits until the digests have passed a quarter of
+ * it more (the partial chunk alone never fills a ring of twice the largest chunk). */
+static int
 put_make_room(struct store_put *put)
 {
-	size_t keep = put->fill - put->start;
+	size_t target;
+	int i;
 
-	put_digest_sync(put);
-	if (put->alloc < put->cap) {
-		put_buf_grow(put, put->alloc * 2 < put->cap ? put->alloc * 2 : put->cap);
-	} else {
-		memmove(put->buf, put->buf + put->start, keep);
-		put->scan -= put->start;
-		put->fill = keep;
-		put->start = 0;
-	}
-	put_digest_rebase(put);
+	if (!put->ring)
+		return put_ring_open(put);
+	put_digest_feed(put);
+	target = put->hashed + put->ring / 4;
+	if (target > put->fill)
+		target = put->fill;
+	for (i = 0; i < put->njobs; i++)
+		store_md5_wait_pos(&put->st->md5, &put->jobs[i], target);
+	put->hashed = target;
+	return 0;
 }
 
 static int
@@ -370,11 +407,11 @@ put_scan(struct store_put *put)
 	int rc;
 
 	while (put->scan < put->fill) {
-		n = chunker_scan(&put->ck, put->buf + put->scan, put->fill - put->scan, &cut);
+		n = chunker_scan(&put->ck, put_at(put, put->scan), put->fill - put->scan, &cut);
 		put->scan += n;
 		if (!cut)
 			break;
-		rc = put_chunk(put, put->buf + put->start, put->scan - put->start);
+		rc = put_chunk(put, put_at(put, put->start), put->scan - put->start);
 		if (rc < 0)
 			return rc;
 		put->start = put->scan;
@@ -394,12 +431,18 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 	if (put->finished)
 		return CAIRN_E_INVAL;
 	while (len > 0) {
-		if (put->fill == put->alloc)
-			put_make_room(put);
-		n = put->alloc - put->fill;
+		n = put_room(put);
+		if (n == 0) {
+			rc = put_make_room(put);
+			if (rc < 0) {
+				put->err = rc;
+				return rc;
+			}
+			continue;
+		}
 		if (n > len)
 			n = len;
-		memcpy(put->buf + put->fill, q, n);
+		memcpy(put_at(put, put->fill), q, n);
 		put->fill += n;
 		put->received += n;
 		q += n;
@@ -422,7 +465,7 @@ store_put_digest_also(struct store_put *put, struct evp_md_ctx_st *ctx)
 	if (put->received > 0 || put->njobs == STORE_PUT_DIGESTS)
 		return CAIRN_E_INVAL;
 	store_md5_job_init(&put->jobs[put->njobs], ctx);
-	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->fill);
+	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->ring, put->fill);
 	put->njobs++;
 	return 0;
 }
@@ -447,7 +490,7 @@ store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 	if (!EVP_DigestFinal_ex(put->md5, put->md5sum, &n) || n != 16)
 		abort();
 	if (put->fill > put->start) {
-		rc = put_chunk(put, put->buf + put->start, put->fill - put->start);
+		rc = put_chunk(put, put_at(put, put->start), put->fill - put->start);
 		if (rc < 0) {
 			put->err = rc;
 			return rc;

@@ -1217,6 +1217,90 @@ test_lock(void **state)
 	assert_int_equal(store_open(&cfg, &other), CAIRN_E_INVAL);
 }
 
+/* ---- the body buffer: linear start, then a ring the digests follow ---- */
+
+struct ring_arg {
+	struct store *st;
+	int n;
+	const uint8_t *data;
+	size_t len;
+	size_t step;
+};
+
+/* Puts data as ring<n> in pieces of step bytes with a SHA-256 as second digest, then checks the
+ * size, the MD5 (ETag), the SHA-256 and the bytes read back. */
+static void *
+ring_put(void *arg)
+{
+	struct ring_arg *ra = arg;
+	uint8_t md5[16], sha[32], want[32];
+	struct store_object_info info;
+	unsigned int shan = 0;
+	struct store_put *put;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char key[32], hex[33], etag[40];
+	uint64_t size;
+	size_t off, n;
+
+	assert_non_null(ctx);
+	assert_true(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL));
+	assert_int_equal(store_put_begin(ra->st, &put), 0);
+	assert_int_equal(store_put_digest_also(put, ctx), 0);
+	for (off = 0; off < ra->len; off += n) {
+		n = ra->len - off < ra->step ? ra->len - off : ra->step;
+		assert_int_equal(store_put_write(put, ra->data + off, n), 0);
+	}
+	assert_int_equal(store_put_finish(put, &size, md5), 0);
+	assert_int_equal(size, ra->len);
+	assert_true(EVP_DigestFinal_ex(ctx, sha, &shan));
+	assert_true(EVP_Digest(ra->data, ra->len, want, &shan, EVP_sha256(), NULL));
+	assert_memory_equal(sha, want, 32);
+	snprintf(key, sizeof(key), "ring%d", ra->n);
+	assert_int_equal(store_put_commit(put, "b", S(key), no_meta, NULL, &info), 0);
+	md5_hex(ra->data, ra->len, hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	assert_string_equal(info.etag, etag);
+	assert_object(ra->st, "b", key, ra->data, ra->len);
+	EVP_MD_CTX_free(ctx);
+	return NULL;
+}
+
+/* Default chunk sizes (a 256 KiB ring) and bodies around the linear buffer's end and far past
+ * the ring, written in pieces from 1 byte to the whole body, four puts at a time so that they
+ * share the digest workers and wait for them to pass bytes before overwriting them. */
+static void
+test_put_ring(void **state)
+{
+	static const size_t lens[] = {0, 1, 65535, 65536, 65537, 262144, 262145, 3u << 20};
+	static const size_t steps[] = {1000, 32768, 1 << 20, 4 << 20};
+	struct fx *fx = *state;
+	struct ring_arg ra[4];
+	pthread_t th[4];
+	uint8_t *data[4];
+	size_t li, si;
+	int i, n = 0;
+
+	store_close(fx->st);
+	store_config_default(&fx->cfg);
+	fx->cfg.data_dir = fx->dir;
+	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		for (si = 0; si < sizeof(steps) / sizeof(steps[0]); si++) {
+			for (i = 0; i < 4; i++) {
+				data[i] = gen_data((uint64_t)(100 + n), lens[li]);
+				ra[i] = (struct ring_arg){fx->st, n++, data[i], lens[li],
+							  steps[si] + (size_t)i * 7};
+				assert_int_equal(pthread_create(&th[i], NULL, ring_put, &ra[i]), 0);
+			}
+			for (i = 0; i < 4; i++) {
+				pthread_join(th[i], NULL);
+				free(data[i]);
+			}
+		}
+	}
+	assert_int_equal(fsck_problems(fx->st), 0);
+}
+
 /* ---- fsck and corruption ---- */
 
 static void
@@ -1465,6 +1549,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_get, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_put_ring, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_object, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_range, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_many_pages, fx_setup, fx_teardown),
