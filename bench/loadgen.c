@@ -30,13 +30,17 @@
  * Credentials: LOADGEN_ACCESS_KEY and LOADGEN_SECRET_KEY; without both, requests go unsigned.
  * Output: "name: value unit" lines on stdout: ops, errors, bytes, seconds, ops_per_s, MB_per_s
  * (10^6 bytes), p50_ms and p99_ms of per-request latency, and with --pids the servers' CPU seconds
- * (utime + stime delta over the run), per GB moved and per request, and peak RSS (VmHWM, max
- * over pids). Failed requests are described on stderr (the first few).
+ * (utime + stime delta over the run), per GB moved and per request, peak RSS (VmHWM, max
+ * over pids) and the peaks of its parts, RssAnon (heap, stacks, anonymous maps), RssFile
+ * (mapped files: the binary, libraries, cairnd's index map) and RssShmem, sampled every
+ * LG_SAMPLE_MS by a second thread (max over pids of each). Failed requests are described on
+ * stderr (the first few).
  * Exit: 0 all requests succeeded; 1 some failed (the figures are still printed); 2 usage or
  * setup error; 3 mpu got 501 NotImplemented.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +61,7 @@
 
 #define LG_CONC_MAX 1024u
 #define LG_PIDS_MAX 16u
+#define LG_SAMPLE_MS 100
 #define LG_URL_MAX 4096u
 #define LG_SIZE_MAX (64ull << 30) /* largest object or upload, bytes */
 #define LG_OPS_MAX 1000000000ull
@@ -181,6 +186,19 @@ struct lg_usage {
 	double cpu_s;
 	uint64_t hwm_kb;
 	bool ok;
+};
+
+/* The RSS parts of the servers, sampled while the run goes (lg_sampler_main). */
+enum { LG_RSS_ANON, LG_RSS_FILE, LG_RSS_SHMEM, LG_RSS_N };
+
+struct lg_sampler {
+	const struct lg_opts *o;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* stop */
+	bool stop;
+	bool ok;		    /* every sample read */
+	uint64_t peak_kb[LG_RSS_N]; /* max over samples and pids */
 };
 
 static uint64_t
@@ -354,6 +372,103 @@ lg_proc_hwm(pid_t pid, uint64_t *kb)
 	}
 	fclose(f);
 	return rc;
+}
+
+/* Reads RssAnon, RssFile and RssShmem (kB) of pid into kb[]. Returns 0 or -errno. */
+static int
+lg_proc_rss(pid_t pid, uint64_t kb[LG_RSS_N])
+{
+	static const char *const names[LG_RSS_N] = {"RssAnon:", "RssFile:", "RssShmem:"};
+	char path[64], line[256], *end;
+	unsigned int found = 0, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -errno;
+	while (found < LG_RSS_N && fgets(line, sizeof(line), f) != NULL) {
+		for (i = 0; i < LG_RSS_N; i++) {
+			size_t n = strlen(names[i]);
+
+			if (strncmp(line, names[i], n) != 0)
+				continue;
+			kb[i] = strtoull(line + n, &end, 10);
+			found += end != line + n;
+		}
+	}
+	fclose(f);
+	return found == LG_RSS_N ? 0 : -EIO;
+}
+
+static void
+lg_sample(struct lg_sampler *s)
+{
+	uint64_t kb[LG_RSS_N];
+	unsigned int i, j;
+
+	for (i = 0; i < s->o->npids; i++) {
+		if (lg_proc_rss(s->o->pids[i], kb) < 0) {
+			s->ok = false;
+			continue;
+		}
+		for (j = 0; j < LG_RSS_N; j++)
+			if (kb[j] > s->peak_kb[j])
+				s->peak_kb[j] = kb[j];
+	}
+}
+
+static void *
+lg_sampler_main(void *arg)
+{
+	struct lg_sampler *s = arg;
+	struct timespec t;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		lg_sample(s);
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += LG_SAMPLE_MS * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &t);
+	}
+	lg_sample(s); /* the state at the end */
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Starts sampling the servers of o (none: nothing runs, s->ok stays false). */
+static void
+lg_sampler_start(struct lg_sampler *s, const struct lg_opts *o)
+{
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	if (o->npids == 0)
+		return;
+	s->ok = true;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->thread, NULL, lg_sampler_main, s) != 0) {
+		s->ok = false;
+		s->o = NULL;
+	}
+}
+
+static void
+lg_sampler_stop(struct lg_sampler *s)
+{
+	if (s->o == NULL || s->o->npids == 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 }
 
 static void
@@ -1349,7 +1464,8 @@ lg_command(struct lg_run *r)
 }
 
 static void
-lg_report(const struct lg_run *r, double secs, const struct lg_usage *u0, const struct lg_usage *u1)
+lg_report(const struct lg_run *r, double secs, const struct lg_usage *u0, const struct lg_usage *u1,
+	  const struct lg_sampler *smp)
 {
 	double cpu = u1->cpu_s - u0->cpu_s;
 
@@ -1369,12 +1485,18 @@ lg_report(const struct lg_run *r, double secs, const struct lg_usage *u0, const 
 	if (r->ok > 0)
 		printf("server_cpu_us_per_op: %.1f us\n", cpu * 1e6 / (double)r->ok);
 	printf("server_vmhwm_kb: %" PRIu64 " kB\n", u1->hwm_kb);
+	if (!smp->ok)
+		return;
+	printf("server_rss_anon_peak_kb: %" PRIu64 " kB\nserver_rss_file_peak_kb: %" PRIu64
+	       " kB\nserver_rss_shmem_peak_kb: %" PRIu64 " kB\n",
+	       smp->peak_kb[LG_RSS_ANON], smp->peak_kb[LG_RSS_FILE], smp->peak_kb[LG_RSS_SHMEM]);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct lg_usage u0, u1;
+	struct lg_sampler smp;
 	struct lg_opts o;
 	struct lg_run *r;
 	uint64_t t0;
@@ -1395,15 +1517,17 @@ main(int argc, char **argv)
 		return 2;
 	}
 	lg_usage_read(&o, &u0);
+	lg_sampler_start(&smp, &o);
 	t0 = lg_now();
 	rc = lg_command(r);
 	secs = (double)(lg_now() - t0) / 1e9;
+	lg_sampler_stop(&smp);
 	lg_usage_read(&o, &u1);
 	if (r->not_impl) {
 		printf("not_implemented: 1\n");
 		rc = 3;
 	} else {
-		lg_report(r, secs > 0 ? secs : 1e-9, &u0, &u1);
+		lg_report(r, secs > 0 ? secs : 1e-9, &u0, &u1, &smp);
 		rc = rc < 0 ? 2 : r->errors > 0 || r->ok == 0 ? 1 : 0;
 	}
 	lg_run_fini(r);

@@ -75,6 +75,7 @@ for v in REPS LARGE MPU_SIZE MPU_PART MPU_CONC PAR_COUNT PAR_SIZE SMALL_KEYS SMA
 done
 
 CAIRND_PID=
+SAMPLER_PID=
 NGINX_PID=
 NGINX_PIDS=
 CHILD=
@@ -93,10 +94,11 @@ stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL; returns the exit status
 }
 
 cleanup() {
+	stop_pid "$SAMPLER_PID" 2
 	stop_pid "$CHILD" 2
 	stop_pid "$CAIRND_PID" 15
 	stop_pid "$NGINX_PID" 10
-	CHILD= CAIRND_PID= NGINX_PID=
+	CHILD= CAIRND_PID= NGINX_PID= SAMPLER_PID=
 	[ -n "$WORK" ] || return
 	if [ "$KEEP" = 1 ]; then
 		echo "s3bench: work dir kept: $WORK" >&2
@@ -162,6 +164,23 @@ cpu_ticks() {
 	echo "$t"
 }
 vmhwm_kb() { awk '$1 == "VmHWM:" {print $2}' "/proc/$1/status" 2>/dev/null; }
+# rss_sampler pid file: every 0.2 s while pid lives, writes the peaks so far of its RssAnon,
+# RssFile and RssShmem (kB) to file as "anon file shmem" (no process started per sample but
+# sleep). VmHWM alone does not say whether a peak was heap or mapped files (the index map).
+rss_sampler() {
+	local a=0 f=0 s=0 k v _
+	while kill -0 "$1" 2>/dev/null; do
+		while read -r k v _; do
+			case $k in
+			RssAnon:) [ "$v" -gt "$a" ] && a=$v ;;
+			RssFile:) [ "$v" -gt "$f" ] && f=$v ;;
+			RssShmem:) [ "$v" -gt "$s" ] && s=$v ;;
+			esac
+		done 2>/dev/null <"/proc/$1/status"
+		echo "$a $f $s" >"$2"
+		sleep 0.2
+	done
+}
 
 ensure_tools() {
 	local missing=() t
@@ -526,6 +545,10 @@ CAIRN_URL= NGINX_URL=
 for ((try = 0; try < 3; try++)); do
 	start_cairnd && { SERVERS+=(cairn); break; }
 done
+if [ -n "$CAIRND_PID" ]; then
+	rss_sampler "$CAIRND_PID" "$WORK/cairnd-rss" &
+	SAMPLER_PID=$!
+fi
 for ((try = 0; try < 3; try++)); do
 	start_nginx && { SERVERS+=(nginx); break; }
 	[ -n "$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null)" ] || break
@@ -567,8 +590,13 @@ mpu_rows
 par_rows
 small_rows
 list_rows
+stop_pid "$SAMPLER_PID" 2 # its file is complete once it has stopped
+SAMPLER_PID=
 if is_up cairn; then
 	printf 'I\tcairnd_vmhwm_kb\t%s\n' "$(vmhwm_kb "$CAIRND_PID")" >>"$RES"
+	read -r a f s <"$WORK/cairnd-rss" 2>/dev/null &&
+		printf 'I\tcairnd_rss_anon_peak_kb\t%s\nI\tcairnd_rss_file_peak_kb\t%s\nI\tcairnd_rss_shmem_peak_kb\t%s\n' \
+			"$a" "$f" "$s" >>"$RES"
 else
 	note "cairnd exited during the run: $(tail -n 3 "$WORK/cairnd.log" | tr '\n' ' ')"
 fi

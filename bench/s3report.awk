@@ -9,8 +9,19 @@
 #   T name row what op limit unit     a target; what: ratio | cairn | rss
 #   I key value                       run information
 #   N text                            a note
-# Every value shown is the median over the runs of that row and server.
+# Every value shown is the median over the runs of that row and server, but the RSS parts
+# (server_rss_*_peak_kb, sampled by loadgen during each run): the largest over the runs.
 
+function maximum(list,    n, a, i, m) {
+	n = split(list, a, " ")
+	if (n == 0)
+		return ""
+	m = a[1] + 0
+	for (i = 2; i <= n; i++)
+		if (a[i] + 0 > m)
+			m = a[i] + 0
+	return m
+}
 function median(list,    n, a, i, j, t) {
 	n = split(list, a, " ")
 	if (n == 0)
@@ -64,6 +75,18 @@ function summarize(row, srv,    k) {
 	p99[k] = median(vals[row, srv, "p99_ms"])
 	cpu[k] = median(vals[row, srv, cpukey(kind[row])])
 	runs[k] = vals[row, srv, metric[row]]
+	anon[k] = maximum(vals[row, srv, "server_rss_anon_peak_kb"])
+	file[k] = maximum(vals[row, srv, "server_rss_file_peak_kb"])
+	shmem[k] = maximum(vals[row, srv, "server_rss_shmem_peak_kb"])
+}
+function rss(row, srv,    k) {
+	k = row SUBSEP srv
+	if (anon[k] == "" || file[k] == "" || shmem[k] == "")
+		return "-"
+	return sprintf("%.0f/%.0f/%.0f", anon[k] / 1024, file[k] / 1024, shmem[k] / 1024)
+}
+function mib(kb) {
+	return kb == "" ? "?" : sprintf("%.1f", kb / 1024)
 }
 function cell(row, srv,    k) {
 	k = row SUBSEP srv
@@ -156,9 +179,9 @@ function table(    i, r, w, reason) {
 		info["cairnd"], info["nginx"], info["cores"], info["fs"], info["reps"]
 	if (info["quick"] == 1)
 		printf "(CAIRN_BENCH_QUICK=1: small sizes, figures not comparable)\n"
-	w = "%-46s %-7s %10s %10s %7s %17s %17s %12s\n"
+	w = "%-46s %-7s %10s %10s %7s %17s %17s %12s %10s\n"
 	printf "\n" w, "row", "unit", "cairn", "nginx", "ratio", "cairn p50/p99 ms", "nginx p50/p99 ms",
-		"cairn CPU"
+		"cairn CPU", "cairn RSS"
 	for (i = 1; i <= nrows; i++) {
 		r = order[i]
 		reason = na(r, "*")
@@ -168,12 +191,18 @@ function table(    i, r, w, reason) {
 		}
 		printf w, label[r], unit[r], cell(r, "cairn"), cell(r, "nginx"),
 			ratio[r] == "" ? "-" : sprintf("%.2f", ratio[r]), lat(r, "cairn"), lat(r, "nginx"),
-			cpu[r, "cairn"] == "" ? "-" : fmt(cpu[r, "cairn"]) " " cpuunit(kind[r])
+			cpu[r, "cairn"] == "" ? "-" : fmt(cpu[r, "cairn"]) " " cpuunit(kind[r]),
+			rss(r, "cairn")
 	}
 	printf "\ncairnd peak RSS (VmHWM over the whole run): %s MiB; nginx (largest process): %s MiB\n",
-		info["cairnd_vmhwm_kb"] == "" ? "?" : sprintf("%.1f", info["cairnd_vmhwm_kb"] / 1024),
-		info["nginx_vmhwm_kb"] == "" ? "?" : sprintf("%.1f", info["nginx_vmhwm_kb"] / 1024)
-	printf "CPU = cairnd's utime+stime over the figure, per GB moved or per request\n"
+		mib(info["cairnd_vmhwm_kb"]), mib(info["nginx_vmhwm_kb"])
+	printf "cairnd RSS parts, peaks of samples every 0.2 s over the whole run: anonymous %s MiB, " \
+		"file-backed %s MiB, shmem %s MiB\n", mib(info["cairnd_rss_anon_peak_kb"]),
+		mib(info["cairnd_rss_file_peak_kb"]), mib(info["cairnd_rss_shmem_peak_kb"])
+	printf "CPU = cairnd's utime+stime over the figure, per GB moved or per request; RSS = the " \
+		"peaks of its\nanonymous/file-backed/shmem parts (MiB) sampled every 0.1 s during the " \
+		"figure (file-backed: the binary,\nlibraries and the index map, which " \
+		"index_resident_max bounds; shmem: the upload ring buffers)\n"
 	printf "\ntargets\n"
 	for (i = 1; i <= nt; i++)
 		printf "  %-58s %10s %-5s  %s\n", tname[i],
@@ -199,8 +228,10 @@ function jside(r, srv,    k, n, a, i, s, f) {
 	for (i = 1; i <= n; i++)
 		s = s ((i > 1 ? ", " : "")) (a[i] + 0)
 	return sprintf("{\"value\": %s, \"runs\": [%s], \"p50_ms\": %s, \"p99_ms\": %s, " \
-		"\"cpu\": %s, \"cpu_unit\": %s, \"failed\": %s}", jnum(val[k]), s, jnum(p50[k]),
-		jnum(p99[k]), jnum(cpu[k]), jstr(cpuunit(kind[r])), f)
+		"\"cpu\": %s, \"cpu_unit\": %s, \"rss_anon_peak_kb\": %s, \"rss_file_peak_kb\": %s, " \
+		"\"rss_shmem_peak_kb\": %s, \"failed\": %s}", jnum(val[k]), s, jnum(p50[k]),
+		jnum(p99[k]), jnum(cpu[k]), jstr(cpuunit(kind[r])), jnum(anon[k]), jnum(file[k]),
+		jnum(shmem[k]), f)
 }
 
 function json(    i, r) {
