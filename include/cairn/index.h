@@ -121,10 +121,10 @@ uint64_t index_disk_bytes(struct index *ix);
 int index_map_trim(struct index *ix);
 
 /*
- * Starts a thread that reads this process's file-backed resident size (/proc/self/statm) every
- * 50 ms and calls index_map_trim() when it exceeds by more than budget bytes what it was right
- * after the previous trim (the thread trims once as it starts). budget 0 starts nothing.
- * Returns 0, -EALREADY when the thread already runs, or -errno (/proc/self/statm unreadable, no
+ * Starts a thread that reads this process's file-backed resident size (RssFile, /proc/self/status)
+ * every 50 ms and calls index_map_trim() when it exceeds by more than budget bytes what it was
+ * right after the previous trim (the thread trims once as it starts). budget 0 starts nothing.
+ * Returns 0, -EALREADY when the thread already runs, or -errno (/proc/self/status unreadable, no
  * thread). index_trimmer_stop() ends it (a no-op when none runs); index_close() does too. Start
  * and stop from one thread, not beside each other.
  */

@@ -23,13 +23,14 @@
  * shared, like a transaction, from finding the address to the end of madvise, and every resize
  * (which holds it exclusive) forgets the address before letting anyone in (index.c).
  *
- * When. A thread reads /proc/self/statm (its third field: file-backed + shmem resident pages,
- * kept as counters by the kernel, so cheap) every INDEX_TRIM_INTERVAL_MS and trims when it
- * exceeds what it was just after the last trim by more than the budget. Comparing with the
- * level after a trim, not with zero, leaves out the file-backed pages that are not the index
- * (the binary and its libraries, ~10 MiB) and keeps a process whose other mappings are large from
- * trimming on every tick. A listing faults in ~160 MB/s of new pages at most, so the resident part
- * overshoots the budget by ~8 MiB between two checks.
+ * When. A thread reads RssFile from /proc/self/status (a counter the kernel keeps; reading the
+ * file costs ~6 us) every INDEX_TRIM_INTERVAL_MS and trims when it exceeds what it was just after
+ * the last trim by more than the budget. Comparing with the level after a trim, not with zero,
+ * leaves out the file-backed pages that are not the index (the binary and its libraries, ~10
+ * MiB) and keeps a process whose other mappings are large from trimming on every tick. RssFile,
+ * not /proc/self/statm's "shared" (1 us, but RssFile + RssShmem): the store's shared anonymous
+ * ring buffers count as shmem and come and go with uploads. A listing faults in ~160 MB/s of
+ * new pages at most, so the resident part overshoots the budget by ~8 MiB between two checks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@
 
 #define INDEX_TRIM_INTERVAL_MS 50
 #define INDEX_MAPS_LINE 256
+#define INDEX_STATUS_MAX 4096 /* /proc/self/status is ~1.5 KiB */
 
 struct index_trimmer {
 	struct index *ix;
@@ -55,8 +57,7 @@ struct index_trimmer {
 	pthread_cond_t cv; /* stop */
 	bool stop;
 	uint64_t budget;
-	int statm_fd; /* /proc/self/statm, read again from offset 0 at each check */
-	long page;    /* bytes of a system page */
+	int status_fd; /* /proc/self/status, read again from offset 0 at each check */
 };
 
 void
@@ -205,28 +206,28 @@ index_map_trims(struct index *ix)
 
 /* ---- the periodic thread ---- */
 
-/* Reads the file-backed (and shmem) resident bytes from /proc/self/statm into *out. */
+/* Reads this process's file-backed resident bytes (RssFile in /proc/self/status) into *out. */
 static int
-index_statm_file(const struct index_trimmer *tr, uint64_t *out)
+index_rss_file(const struct index_trimmer *tr, uint64_t *out)
 {
-	char buf[128], *s, *e;
-	unsigned long long pages;
+	static const char key[] = "\nRssFile:";
+	char buf[INDEX_STATUS_MAX], *s, *e;
+	unsigned long long kb;
 	ssize_t n;
 
-	n = pread(tr->statm_fd, buf, sizeof(buf) - 1, 0);
+	n = pread(tr->status_fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return n < 0 ? -errno : -EIO;
 	buf[n] = 0;
-	/* "size resident shared text lib data dt", in pages */
-	s = strchr(buf, ' ');
-	s = s ? strchr(s + 1, ' ') : NULL;
+	s = strstr(buf, key);
 	if (!s)
 		return -EIO;
+	s += sizeof(key) - 1;
 	errno = 0;
-	pages = strtoull(s + 1, &e, 10);
-	if (errno || e == s + 1 || pages > UINT64_MAX / (uint64_t)tr->page)
+	kb = strtoull(s, &e, 10);
+	if (errno || e == s || kb > UINT64_MAX >> 10)
 		return -EIO;
-	*out = pages * (uint64_t)tr->page;
+	*out = (uint64_t)kb << 10;
 	return 0;
 }
 
@@ -240,7 +241,7 @@ index_trimmer_trim(struct index_trimmer *tr, uint64_t *floor, int *last_rc)
 	if (rc < 0 && rc != -EAGAIN && rc != *last_rc)
 		log_warn("index: cannot drop the map's resident pages: %s", cairn_strerror(rc));
 	*last_rc = rc;
-	if (index_statm_file(tr, floor) < 0)
+	if (index_rss_file(tr, floor) < 0)
 		*floor = 0;
 }
 
@@ -265,7 +266,7 @@ index_trimmer_main(void *arg)
 		if (tr->stop)
 			break;
 		pthread_mutex_unlock(&tr->mu);
-		if (index_statm_file(tr, &rss) == 0 && rss > floor && rss - floor > tr->budget)
+		if (index_rss_file(tr, &rss) == 0 && rss > floor && rss - floor > tr->budget)
 			index_trimmer_trim(tr, &floor, &last_rc);
 		pthread_mutex_lock(&tr->mu);
 	}
@@ -276,7 +277,7 @@ index_trimmer_main(void *arg)
 static void
 index_trimmer_free(struct index_trimmer *tr)
 {
-	close(tr->statm_fd);
+	close(tr->status_fd);
 	pthread_cond_destroy(&tr->cv);
 	pthread_mutex_destroy(&tr->mu);
 	free(tr);
@@ -298,9 +299,8 @@ index_trimmer_start(struct index *ix, uint64_t budget)
 		abort();
 	tr->ix = ix;
 	tr->budget = budget;
-	tr->page = sysconf(_SC_PAGESIZE);
-	tr->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (tr->statm_fd < 0) {
+	tr->status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (tr->status_fd < 0) {
 		rc = -errno;
 		free(tr);
 		return rc;
