@@ -2,7 +2,7 @@
  * bench_pack.c — record encode/decode throughput, to pick the default zstd level and to show
  * what the encoder's backoff for incompressible data buys.
  *
- * Data sets (8 MiB each, cut into 64 KiB chunks, the chunker's average size):
+ * Data sets (8 MiB each, cut into 32 KiB chunks, the store's default average chunk size):
  *   random  incompressible bytes (stands in for media, archives, encrypted data)
  *   text    words drawn with a skewed distribution from a 4096-word vocabulary
  *   source  C headers from /usr/include (real text; synthetic text if there are none)
@@ -30,7 +30,7 @@
 #include "cairn/pack.h"
 
 #define DATA_LEN (8u << 20)
-#define CHUNK_LEN (64u << 10)
+#define CHUNK_LEN (32u << 10) /* chunker_params_default()'s avg_size */
 #define NCHUNKS (DATA_LEN / CHUNK_LEN)
 #define MIN_SECONDS 0.05
 #define RUNS 3

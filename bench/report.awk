@@ -79,11 +79,14 @@ function dedup_line(f, casync_stored,    st, tg, vs, k) {
 			tg = "<=0.85 casync, "
 			st = tstat[k] == "ok" ? "" : tstat[k] "(xcasync) "
 		}
-		tg = tg "idx<1%"
 		k = "index_pct:" f[2]
-		st = st (tstat[k] == "ok" ? "" : tstat[k] "(idx)")
+		if (k in tstat) {
+			tg = tg "idx<1%"
+			st = st (tstat[k] == "ok" ? "" : tstat[k] "(idx)")
+		}
+		sub(/, $/, "", tg)
 		sub(/ $/, "", st)
-		if (st == "")
+		if (st == "" && tg != "")
 			st = "ok"
 	}
 	printf "%-12s %-12s %9s %9s %7s %7s %6s %7s %7s %5s  %-21s %s\n", f[2], f[3], mb(f[4]),
@@ -116,7 +119,7 @@ function print_dedup(    i, f, cas, n) {
 	}
 }
 
-function print_sweep(    i, f, n, a, best, pick, fastest, r) {
+function print_sweep(    i, f, n, a, best, pick, fastest, r, ok) {
 	rule("chunk-size sweep: cairn engine, min = avg/4, max = avg*4")
 	printf "%-12s %7s %9s %10s %8s %7s %7s %7s %8s %6s\n", "corpus", "avg_KiB", "chunks",
 		"stored", "index", "index%", "live%", "ratio", "time_s", "MB/s"
@@ -130,6 +133,8 @@ function print_sweep(    i, f, n, a, best, pick, fastest, r) {
 		if (!(f[3] in tot))
 			avgs[++na] = f[3]
 		tot[f[3]] += f[5] + f[6]
+		if (f[5] > 0 && 100 * f[6] / f[5] >= 1)
+			index_over[f[3]] = 1
 		lsum[f[3]] += f[4]
 		tsum[f[3]] += f[7]
 	}
@@ -144,19 +149,24 @@ function print_sweep(    i, f, n, a, best, pick, fastest, r) {
 		printf "  avg %3d KiB: stored+index over these corpora %s MB, %s MB/s\n",
 			avgs[a] / 1024, mb(tot[avgs[a]]), rate(lsum[avgs[a]], tsum[avgs[a]])
 	}
-	# Among the sizes that ingest at >= 80% of the fastest, the smallest footprint; then the
-	# largest average within 1% of it (fewer chunks: less index, less per-chunk work).
+	# Among the sizes that ingest at >= 80% of the fastest and keep the index under 1% of
+	# stored on every corpus, the smallest footprint; then the largest average within 1% of it
+	# (fewer chunks: less index, less per-chunk work).
 	best = ""
-	for (a = 1; a <= na; a++)
-		if (speed[avgs[a]] >= 0.8 * fastest && (best == "" || tot[avgs[a]] < tot[best]))
+	for (a = 1; a <= na; a++) {
+		ok[avgs[a]] = speed[avgs[a]] >= 0.8 * fastest && !(avgs[a] in index_over)
+		if (ok[avgs[a]] && (best == "" || tot[avgs[a]] < tot[best]))
 			best = avgs[a]
+	}
 	pick = best
 	for (a = 1; a <= na; a++)
-		if (speed[avgs[a]] >= 0.8 * fastest && tot[avgs[a]] <= 1.01 * tot[best] &&
-		    avgs[a] + 0 > pick + 0)
+		if (ok[avgs[a]] && tot[avgs[a]] <= 1.01 * tot[best] && avgs[a] + 0 > pick + 0)
 			pick = avgs[a]
-	printf "recommendation: avg %d KiB (min %d, max %d KiB): the smallest stored+index among the sizes ingesting at >= 80%% of the fastest (larger average preferred within 1%%)\n",
-		pick / 1024, pick / 4096, pick * 4 / 1024
+	if (best == "")
+		printf "recommendation: none: every size ingesting at >= 80%% of the fastest has an index of 1%% of stored or more\n"
+	else
+		printf "recommendation: avg %d KiB (min %d, max %d KiB): the smallest stored+index among the sizes ingesting at >= 80%% of the fastest with an index under 1%% of stored (larger average preferred within 1%%)\n",
+			pick / 1024, pick / 4096, pick * 4 / 1024
 	if (info["default_avg"] > 0)
 		printf "current default: avg %d KiB\n", info["default_avg"] / 1024
 }
