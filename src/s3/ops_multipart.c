@@ -2,24 +2,23 @@
  * ops_multipart.c — CreateMultipartUpload, UploadPart and AbortMultipartUpload, and the helpers
  * the other multipart operations share (ops_multipart_priv.h).
  *
- * UploadPart streams like PutObject: the body goes into a store_put as it arrives (chunked and
- * deduplicated on the way), Content-MD5 and the additional checksum are verified at the end, and
- * only then is the part committed (store_upload_part_commit). A part of an upload created with a
- * checksum algorithm always gets that algorithm's checksum: verified against what the client
- * sent, or computed here when it sent none.
+ * UploadPart streams like PutObject, through the same ops_body.c: the body goes into a store_put
+ * as it arrives (chunked and deduplicated on the way), Content-MD5 and the additional checksum are
+ * verified at the end, and only then is the part committed (store_upload_part_commit). A part of
+ * an upload created with a checksum algorithm always gets that algorithm's checksum: verified
+ * against what the client sent, or computed here when it sent none.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
 
-#include "cairn/base64.h"
 #include "cairn/err.h"
 #include "cairn/hex.h"
 #include "cairn/httpdate.h"
 #include "cairn/urlenc.h"
+#include "ops_body.h"
 #include "ops_multipart_priv.h"
 
 /* ---- shared helpers ---- */
@@ -193,17 +192,9 @@ out_free_meta:
 
 /* UploadPart's state while the body streams in; owned by the request (op_state). */
 struct opsmp_part {
-	struct store_put *put; /* NULL once committed or aborted */
+	struct ops_body body; /* body.algo: what is computed for this part */
 	uint32_t number;
 	enum checksum_algo upload_algo; /* the upload's algorithm, CHECKSUM_NONE if none */
-	enum checksum_algo algo;	/* what is computed for this part */
-	bool ck_live;
-	struct checksum_ctx ck;
-	char ck_expect[CHECKSUM_B64_SIZE]; /* from the header, "" when none */
-	bool ck_trailer;
-	bool has_md5;
-	uint8_t md5[16];
-	uint64_t received;
 };
 
 static void
@@ -211,9 +202,7 @@ opsmp_part_free(void *arg)
 {
 	struct opsmp_part *p = arg;
 
-	store_put_abort(p->put);
-	if (p->ck_live)
-		checksum_fini(&p->ck);
+	ops_body_fini(&p->body);
 	free(p);
 }
 
@@ -222,21 +211,8 @@ opsmp_part_sink(void *arg, const uint8_t *data, size_t len)
 {
 	struct server_req *r = arg;
 	struct opsmp_part *p = r->op_state;
-	int rc;
 
-	if (len > STORE_PART_SIZE_MAX - p->received) {
-		server_req_fail(r, S3E_ENTITY_TOO_LARGE, NULL);
-		return CAIRN_E_TOOBIG;
-	}
-	p->received += len;
-	if (p->ck_live)
-		checksum_update(&p->ck, data, len);
-	rc = store_put_write(p->put, data, len);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
-		return rc;
-	}
-	return 0;
+	return ops_body_write(r, &p->body, data, len);
 }
 
 /* Content-Length is required and at most 5 GiB (decoded length for aws-chunked bodies). */
@@ -259,77 +235,25 @@ opsmp_part_size(struct server_req *r)
 	return 0;
 }
 
-static int
-opsmp_part_md5(struct server_req *r, struct opsmp_part *p)
-{
-	const char *v = s3req_header(&r->s3, "content-md5");
-	size_t n;
-
-	if (!v)
-		return 0;
-	if (base64_decode(v, strlen(v), p->md5, sizeof(p->md5), &n) < 0 || n != 16)
-		return server_req_fail(r, S3E_INVALID_DIGEST, NULL);
-	p->has_md5 = true;
-	return 0;
-}
-
-/* The checksum the client sends: an x-amz-checksum-<algo> header, or announced as a trailer. */
-static int
-opsmp_part_client_checksum(struct server_req *r, struct opsmp_part *p)
-{
-	const char *trailer = s3req_header(&r->s3, "x-amz-trailer");
-	size_t i;
-
-	for (i = 0; i < r->s3.n_headers; i++) {
-		const struct kvpair *h = &r->s3.headers[i];
-		uint8_t d[CHECKSUM_MAX_LEN];
-		enum checksum_algo a;
-
-		if (checksum_algo_from_header(h->name, h->name_len, &a) < 0)
-			continue;
-		if (p->algo != CHECKSUM_NONE)
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "Expecting a single x-amz-checksum- header");
-		if (checksum_from_base64(a, h->value, h->value_len, d) < 0 ||
-		    h->value_len >= sizeof(p->ck_expect))
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "Value for x-amz-checksum header is invalid.");
-		p->algo = a;
-		memcpy(p->ck_expect, h->value, h->value_len + 1);
-	}
-	if (p->algo == CHECKSUM_NONE && trailer) {
-		if (checksum_algo_from_header(trailer, strlen(trailer), &p->algo) < 0 ||
-		    r->auth.payload != AUTH_PAYLOAD_CHUNKED)
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "The value specified in the x-amz-trailer header is "
-					       "not supported");
-		p->ck_trailer = true;
-	}
-	return 0;
-}
-
 /* Settles which checksum the part gets (the client's must be the upload's algorithm). */
 static int
 opsmp_part_checksum(struct server_req *r, struct opsmp_part *p)
 {
+	struct ops_body *b = &p->body;
 	char msg[128];
 
-	if (opsmp_part_client_checksum(r, p) != 0)
+	if (ops_body_client_checksum(r, b) != 0)
 		return 1;
-	if (p->upload_algo != CHECKSUM_NONE && p->algo != CHECKSUM_NONE &&
-	    p->algo != p->upload_algo) {
+	if (p->upload_algo != CHECKSUM_NONE && b->algo != CHECKSUM_NONE &&
+	    b->algo != p->upload_algo) {
 		snprintf(msg, sizeof(msg),
 			 "Checksum Type mismatch occurred, expected checksum Type: %s, actual "
 			 "checksum Type: %s",
-			 checksum_algo_name(p->upload_algo), checksum_algo_name(p->algo));
+			 checksum_algo_name(p->upload_algo), checksum_algo_name(b->algo));
 		return server_req_fail(r, S3E_INVALID_REQUEST, msg);
 	}
-	if (p->algo == CHECKSUM_NONE)
-		p->algo = p->upload_algo;
-	if (p->algo != CHECKSUM_NONE) {
-		checksum_init(&p->ck, p->algo);
-		p->ck_live = true;
-	}
+	if (b->algo == CHECKSUM_NONE)
+		b->algo = p->upload_algo;
 	return 0;
 }
 
@@ -339,7 +263,6 @@ ops_upload_part_begin(struct server_req *r)
 	struct store_upload_info info;
 	struct opsmp_part *p;
 	uint32_t number;
-	int rc;
 
 	if (opsmp_part_number(r, &number) != 0 || opsmp_upload(r, &info, NULL, NULL) != 0 ||
 	    opsmp_part_size(r) != 0)
@@ -347,66 +270,26 @@ ops_upload_part_begin(struct server_req *r)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
+	p->body.max = STORE_PART_SIZE_MAX;
 	p->number = number;
 	p->upload_algo = (enum checksum_algo)info.checksum_algo;
 	r->op_state = p;
 	r->op_state_free = opsmp_part_free;
-	if (opsmp_part_md5(r, p) != 0 || opsmp_part_checksum(r, p) != 0)
+	if (ops_body_md5(r, &p->body) != 0 || opsmp_part_checksum(r, p) != 0)
 		return CAIRN_E_INVAL;
-	rc = store_put_begin(r->srv->st, &p->put);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
-		return rc;
-	}
-	ops_put_digest_delegate(r, &p->put);
-	r->body_mode = SERVER_BODY_STREAM;
-	r->sink = opsmp_part_sink;
-	return 0;
-}
-
-/* Verifies the checksum against the header or trailer (when the client sent one); leaves the
- * digest in d. Returns its length, or -1 after server_req_fail(). */
-static int
-opsmp_part_verify(struct server_req *r, struct opsmp_part *p, uint8_t d[CHECKSUM_MAX_LEN])
-{
-	const char *expect = p->ck_expect[0] ? p->ck_expect : NULL;
-	uint8_t want[CHECKSUM_MAX_LEN];
-	char msg[96];
-	size_t n;
-
-	if (!p->ck_live)
-		return 0;
-	n = checksum_final(&p->ck, d);
-	p->ck_live = false;
-	if (p->ck_trailer) {
-		expect = payload_trailer(&r->payload, checksum_algo_header(p->algo));
-		if (!expect) {
-			server_req_fail(r, S3E_MALFORMED_TRAILER,
-					"The announced checksum trailer is missing");
-			return -1;
-		}
-	}
-	if (expect && (checksum_from_base64(p->algo, expect, strlen(expect), want) < 0 ||
-		       memcmp(d, want, n) != 0)) {
-		snprintf(msg, sizeof(msg),
-			 "The %s you specified did not match the calculated checksum.",
-			 checksum_algo_name(p->algo));
-		server_req_fail(r, S3E_BAD_DIGEST, msg);
-		return -1;
-	}
-	return (int)n;
+	return ops_body_start(r, &p->body, opsmp_part_sink);
 }
 
 static void
 opsmp_part_commit(struct server_req *r, struct opsmp_part *p, const uint8_t *d, size_t n)
 {
 	const char *id = s3req_param(&r->s3, "uploadId");
-	struct store_put *put = p->put;
+	struct store_put *put = p->body.put;
 	struct store_part out;
 	char etag[64], b64[CHECKSUM_B64_SIZE];
 	int rc;
 
-	p->put = NULL; /* consumed whatever the outcome */
+	p->body.put = NULL; /* consumed whatever the outcome */
 	rc = store_upload_part_commit(put, r->s3.bucket, buf_slice(&r->s3.key), id ? id : "",
 				      p->number, d, n, &out);
 	if (rc == CAIRN_E_NOTFOUND) {
@@ -424,7 +307,7 @@ opsmp_part_commit(struct server_req *r, struct opsmp_part *p, const uint8_t *d, 
 	server_resp_header(&r->resp, "ETag", etag);
 	if (n) {
 		checksum_to_base64(d, n, b64);
-		server_resp_header(&r->resp, checksum_algo_header(p->algo), b64);
+		server_resp_header(&r->resp, checksum_algo_header(p->body.algo), b64);
 	}
 }
 
@@ -432,19 +315,13 @@ void
 ops_upload_part_end(struct server_req *r)
 {
 	struct opsmp_part *p = r->op_state;
-	uint8_t md5[16], d[CHECKSUM_MAX_LEN];
-	int rc, n;
+	uint8_t d[CHECKSUM_MAX_LEN];
+	int n;
 
-	rc = store_put_finish(p->put, NULL, md5);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
+	if (ops_body_finish(r, &p->body) != 0)
 		return;
-	}
-	if (p->has_md5 && CRYPTO_memcmp(md5, p->md5, sizeof(md5)) != 0) {
-		server_req_fail(r, S3E_BAD_DIGEST, NULL);
-		return;
-	}
-	n = opsmp_part_verify(r, p, d);
+	/* A value that does not decode is a mismatch here (BadDigest), unlike PutObject. */
+	n = ops_body_verify(r, &p->body, d, false);
 	if (n < 0)
 		return;
 	opsmp_part_commit(r, p, d, (size_t)n);

@@ -1,27 +1,15 @@
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <openssl/crypto.h>
 
-#include "cairn/base64.h"
 #include "cairn/checksum.h"
 #include "cairn/err.h"
-#include "cairn/log.h"
 #include "cairn/ops.h"
+#include "ops_body.h"
 
 /* PutObject's state while the body streams in; owned by the request (op_state). */
 struct ops_put {
-	struct store_put *put;	 /* NULL once committed or aborted */
-	enum checksum_algo algo; /* CHECKSUM_NONE: no additional checksum */
-	bool ck_live;
-	struct checksum_ctx ck;
-	char ck_header[CHECKSUM_B64_SIZE]; /* value from an x-amz-checksum-* header, or "" */
-	bool ck_trailer;		   /* the value comes in the aws-chunked trailer */
-	bool has_md5;
-	uint8_t md5[16]; /* Content-MD5 */
-	uint64_t received;
+	struct ops_body body;
 	struct buf meta;
 	bool if_none_match_any;
 	char if_match[80];
@@ -32,9 +20,7 @@ ops_put_free(void *arg)
 {
 	struct ops_put *p = arg;
 
-	store_put_abort(p->put);
-	if (p->ck_live)
-		checksum_fini(&p->ck);
+	ops_body_fini(&p->body);
 	buf_fini(&p->meta);
 	free(p);
 }
@@ -44,78 +30,22 @@ ops_put_sink(void *arg, const uint8_t *data, size_t len)
 {
 	struct server_req *r = arg;
 	struct ops_put *p = r->op_state;
-	int rc;
 
-	if (len > r->srv->max_object_size - p->received) {
-		server_req_fail(r, S3E_ENTITY_TOO_LARGE, NULL);
-		return CAIRN_E_TOOBIG;
-	}
-	p->received += len;
-	if (p->ck_live)
-		checksum_update(&p->ck, data, len);
-	rc = store_put_write(p->put, data, len);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
-		return rc;
-	}
-	return 0;
-}
-
-static int
-ops_put_md5(struct server_req *r, struct ops_put *p)
-{
-	const char *v = s3req_header(&r->s3, "content-md5");
-	size_t n;
-
-	if (!v)
-		return 0;
-	if (base64_decode(v, strlen(v), p->md5, sizeof(p->md5), &n) < 0 || n != 16)
-		return server_req_fail(r, S3E_INVALID_DIGEST, NULL);
-	p->has_md5 = true;
-	return 0;
+	return ops_body_write(r, &p->body, data, len);
 }
 
 /* Finds the additional checksum: an x-amz-checksum-<algo> header, or one announced in
  * x-amz-trailer, or only an algorithm (x-amz-sdk-checksum-algorithm: computed and stored). */
 static int
-ops_put_checksum(struct server_req *r, struct ops_put *p)
+ops_put_checksum(struct server_req *r, struct ops_body *b)
 {
-	const char *trailer = s3req_header(&r->s3, "x-amz-trailer");
 	const char *sdk = s3req_header(&r->s3, "x-amz-sdk-checksum-algorithm");
-	size_t i;
 
-	for (i = 0; i < r->s3.n_headers; i++) {
-		const struct kvpair *h = &r->s3.headers[i];
-		uint8_t d[CHECKSUM_MAX_LEN];
-		enum checksum_algo a;
-
-		if (checksum_algo_from_header(h->name, h->name_len, &a) < 0)
-			continue;
-		if (p->algo != CHECKSUM_NONE)
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "Expecting a single x-amz-checksum- header");
-		if (checksum_from_base64(a, h->value, h->value_len, d) < 0 ||
-		    h->value_len >= sizeof(p->ck_header))
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "Value for x-amz-checksum header is invalid.");
-		p->algo = a;
-		memcpy(p->ck_header, h->value, h->value_len + 1);
-	}
-	if (p->algo == CHECKSUM_NONE && trailer) {
-		if (checksum_algo_from_header(trailer, strlen(trailer), &p->algo) < 0 ||
-		    r->auth.payload != AUTH_PAYLOAD_CHUNKED)
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "The value specified in the x-amz-trailer header is "
-					       "not supported");
-		p->ck_trailer = true;
-	}
-	if (p->algo == CHECKSUM_NONE && sdk && checksum_algo_parse(sdk, strlen(sdk), &p->algo) < 0)
+	if (ops_body_client_checksum(r, b) != 0)
+		return 1;
+	if (b->algo == CHECKSUM_NONE && sdk && checksum_algo_parse(sdk, strlen(sdk), &b->algo) < 0)
 		return server_req_fail(r, S3E_INVALID_REQUEST,
 				       "Invalid x-amz-sdk-checksum-algorithm");
-	if (p->algo != CHECKSUM_NONE) {
-		checksum_init(&p->ck, p->algo);
-		p->ck_live = true;
-	}
 	return 0;
 }
 
@@ -197,7 +127,6 @@ int
 ops_put_object_begin(struct server_req *r)
 {
 	struct ops_put *p;
-	int rc;
 
 	if (ops_key_check(r, r->s3.key.p, r->s3.key.len) != 0 ||
 	    ops_bucket_access(r, r->s3.bucket, NULL) < 0 || ops_put_size(r) != 0 ||
@@ -206,21 +135,14 @@ ops_put_object_begin(struct server_req *r)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
+	p->body.max = r->srv->max_object_size;
 	buf_init(&p->meta, 16u << 10);
 	r->op_state = p;
 	r->op_state_free = ops_put_free;
-	if (ops_put_md5(r, p) != 0 || ops_put_checksum(r, p) != 0 ||
+	if (ops_body_md5(r, &p->body) != 0 || ops_put_checksum(r, &p->body) != 0 ||
 	    ops_put_conditions(r, p) != 0 || ops_meta_from_headers(r, &p->meta) != 0)
 		return CAIRN_E_INVAL;
-	rc = store_put_begin(r->srv->st, &p->put);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
-		return rc;
-	}
-	ops_put_digest_delegate(r, &p->put);
-	r->body_mode = SERVER_BODY_STREAM;
-	r->sink = ops_put_sink;
-	return 0;
+	return ops_body_start(r, &p->body, ops_put_sink);
 }
 
 /* Verifies the additional checksum against the header or trailer value and records it in the
@@ -228,34 +150,15 @@ ops_put_object_begin(struct server_req *r)
 static int
 ops_put_verify_checksum(struct server_req *r, struct ops_put *p)
 {
-	uint8_t got[CHECKSUM_MAX_LEN], want[CHECKSUM_MAX_LEN];
-	const char *hname = checksum_algo_header(p->algo);
-	const char *expect = p->ck_header[0] ? p->ck_header : NULL;
-	char b64[CHECKSUM_B64_SIZE], msg[96];
-	size_t n;
+	const char *hname = checksum_algo_header(p->body.algo);
+	uint8_t got[CHECKSUM_MAX_LEN];
+	char b64[CHECKSUM_B64_SIZE];
+	int n;
 
-	if (p->algo == CHECKSUM_NONE)
-		return 0;
-	n = checksum_final(&p->ck, got);
-	p->ck_live = false;
-	if (p->ck_trailer) {
-		expect = payload_trailer(&r->payload, hname);
-		if (!expect)
-			return server_req_fail(r, S3E_MALFORMED_TRAILER,
-					       "The announced checksum trailer is missing");
-	}
-	if (expect) {
-		if (checksum_from_base64(p->algo, expect, strlen(expect), want) < 0)
-			return server_req_fail(r, S3E_INVALID_REQUEST,
-					       "Value for x-amz-checksum header is invalid.");
-		if (memcmp(got, want, n) != 0) {
-			snprintf(msg, sizeof(msg),
-				 "The %s you specified did not match the calculated checksum.",
-				 checksum_algo_name(p->algo));
-			return server_req_fail(r, S3E_BAD_DIGEST, msg);
-		}
-	}
-	checksum_to_base64(got, n, b64);
+	n = ops_body_verify(r, &p->body, got, true);
+	if (n <= 0)
+		return n;
+	checksum_to_base64(got, (size_t)n, b64);
 	if (store_meta_add(&p->meta, hname, (struct slice){(const uint8_t *)b64, strlen(b64)}) < 0)
 		return server_req_fail(r, S3E_METADATA_TOO_LARGE, NULL);
 	server_resp_header(&r->resp, hname, b64);
@@ -266,11 +169,11 @@ static void
 ops_put_commit(struct server_req *r, struct ops_put *p)
 {
 	struct store_put_cond cond = {p->if_none_match_any, p->if_match[0] ? p->if_match : NULL};
-	struct store_put *put = p->put;
+	struct store_put *put = p->body.put;
 	struct store_object_info info;
 	int rc;
 
-	p->put = NULL; /* store_put_commit consumes it, whatever the outcome */
+	p->body.put = NULL; /* store_put_commit consumes it, whatever the outcome */
 	rc = store_put_commit(put, r->s3.bucket, buf_slice(&r->s3.key), buf_slice(&p->meta), &cond,
 			      &info);
 	if (rc == CAIRN_E_NOTFOUND)
@@ -287,19 +190,9 @@ void
 ops_put_object_end(struct server_req *r)
 {
 	struct ops_put *p = r->op_state;
-	uint8_t md5[16];
-	uint64_t size;
-	int rc;
 
-	rc = store_put_finish(p->put, &size, md5);
-	if (rc < 0) {
-		server_req_fail_rc(r, rc);
+	if (ops_body_finish(r, &p->body) != 0)
 		return;
-	}
-	if (p->has_md5 && CRYPTO_memcmp(md5, p->md5, sizeof(md5)) != 0) {
-		server_req_fail(r, S3E_BAD_DIGEST, NULL);
-		return;
-	}
 	r->resp.status = 200;
 	if (ops_put_verify_checksum(r, p) != 0)
 		return;
