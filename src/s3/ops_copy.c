@@ -4,21 +4,14 @@
 
 #include "cairn/err.h"
 #include "cairn/httpdate.h"
-#include "cairn/ops.h"
-#include "cairn/s3name.h"
 #include "cairn/urlenc.h"
 #include "cairn/xml.h"
+#include "ops_copy.h"
 
-struct ops_copy_src {
-	char bucket[S3NAME_BUCKET_MAX + 1];
-	struct buf key;
-};
-
-/* Parses x-amz-copy-source: "[/]bucket/key[?versionId=null]", percent-encoded. Returns 0 or
- * non-zero after server_req_fail(). */
-static int
-ops_copy_parse_source(struct server_req *r, const char *v, struct ops_copy_src *src)
+int
+ops_copy_source_parse(struct server_req *r, struct ops_copy_src *src)
 {
+	const char *v = s3req_header(&r->s3, "x-amz-copy-source");
 	const char *q = strstr(v, "?versionId=");
 	size_t len = q ? (size_t)(q - v) : strlen(v);
 	struct buf dec;
@@ -48,9 +41,8 @@ ops_copy_parse_source(struct server_req *r, const char *v, struct ops_copy_src *
 	return 0;
 }
 
-/* Checks the source object and the copy-source conditions; fills info and the source's meta. */
-static int
-ops_copy_check_source(struct server_req *r, struct ops_copy_src *src,
+int
+ops_copy_source_check(struct server_req *r, const struct ops_copy_src *src,
 		      struct store_object_info *info, struct buf *meta)
 {
 	enum s3_error e;
@@ -150,7 +142,6 @@ ops_copy_run(struct server_req *r, struct ops_copy_src *src, struct slice src_me
 void
 ops_copy_object(struct server_req *r)
 {
-	const char *v = s3req_header(&r->s3, "x-amz-copy-source");
 	struct buf src_meta, meta;
 	struct store_object_info info;
 	struct ops_copy_src src;
@@ -161,8 +152,8 @@ ops_copy_object(struct server_req *r)
 	buf_init(&src.key, S3NAME_KEY_MAX);
 	buf_init(&src_meta, 1u << 20);
 	buf_init(&meta, 16u << 10);
-	if (ops_copy_parse_source(r, v, &src) == 0 &&
-	    ops_copy_check_source(r, &src, &info, &src_meta) == 0)
+	if (ops_copy_source_parse(r, &src) == 0 &&
+	    ops_copy_source_check(r, &src, &info, &src_meta) == 0)
 		ops_copy_run(r, &src, buf_slice(&src_meta), &meta);
 	buf_fini(&meta);
 	buf_fini(&src_meta);

@@ -14,52 +14,15 @@
 #include "cairn/err.h"
 #include "cairn/hex.h"
 #include "cairn/range.h"
-#include "cairn/s3name.h"
-#include "cairn/urlenc.h"
+#include "ops_copy.h"
 #include "ops_multipart_priv.h"
 
 struct opsmp_copy {
-	char bucket[S3NAME_BUCKET_MAX + 1];
-	struct buf key;
+	struct ops_copy_src src;
 	struct checksum_ctx ck;
 	bool ck_live;
 	enum checksum_algo algo;
 };
-
-/* Parses x-amz-copy-source. Returns 0 or non-zero after server_req_fail(). */
-static int
-opsmp_copy_source(struct server_req *r, struct opsmp_copy *c)
-{
-	const char *v = s3req_header(&r->s3, "x-amz-copy-source");
-	const char *q = strstr(v, "?versionId=");
-	size_t len = q ? (size_t)(q - v) : strlen(v);
-	const uint8_t *slash = NULL;
-	struct buf dec;
-	int rc;
-
-	if (q && strcmp(q + 11, "null") != 0)
-		return server_req_fail(r, S3E_NO_SUCH_VERSION, NULL);
-	if (len && v[0] == '/') {
-		v++;
-		len--;
-	}
-	buf_init(&dec, S3NAME_BUCKET_MAX + 1 + S3NAME_KEY_MAX);
-	rc = urlenc_decode(v, len, 0, &dec);
-	if (rc == 0 && dec.len)
-		slash = memchr(dec.p, '/', dec.len);
-	if (!slash || slash == dec.p || (size_t)(slash - dec.p) > S3NAME_BUCKET_MAX ||
-	    slash + 1 == dec.p + dec.len) {
-		buf_fini(&dec);
-		return server_req_fail(r, S3E_INVALID_ARGUMENT, "Invalid copy source");
-	}
-	memcpy(c->bucket, dec.p, (size_t)(slash - dec.p));
-	c->bucket[slash - dec.p] = 0;
-	rc = buf_append(&c->key, slash + 1, (size_t)(dec.p + dec.len - slash - 1));
-	buf_fini(&dec);
-	if (rc < 0)
-		return server_req_fail(r, S3E_KEY_TOO_LONG, NULL);
-	return 0;
-}
 
 /* Checks the source (access, existence, copy-source conditions) and the range into src. */
 static int
@@ -69,19 +32,9 @@ opsmp_copy_check(struct server_req *r, struct opsmp_copy *c, struct store_part_c
 	struct store_object_info info;
 	struct range rg;
 	enum s3_error e = S3E_INVALID_ARGUMENT;
-	int rc;
 
-	if (ops_bucket_access(r, c->bucket, NULL) < 0)
+	if (ops_copy_source_check(r, &c->src, &info, NULL) != 0)
 		return 1;
-	rc = store_stat(r->srv->st, c->bucket, buf_slice(&c->key), &info, NULL);
-	if (rc == CAIRN_E_NOTFOUND)
-		return server_req_fail(r, S3E_NO_SUCH_KEY,
-				       "The specified copy source does not exist");
-	if (rc < 0)
-		return server_req_fail_rc(r, rc);
-	e = ops_conditions(r, "x-amz-copy-source-", info.etag, info.mtime_ns / 1000000000);
-	if (e != S3E_OK)
-		return server_req_fail(r, S3E_PRECONDITION_FAILED, NULL);
 	src->whole = hr == NULL;
 	if (hr) {
 		if (range_parse_copy_source(hr, strlen(hr), info.size, &rg, &e) < 0)
@@ -143,8 +96,8 @@ opsmp_copy_run(struct server_req *r, struct opsmp_copy *c, struct store_part_cop
 	struct store_part p;
 	int rc;
 
-	src->src_bucket = c->bucket;
-	src->src_key = buf_slice(&c->key);
+	src->src_bucket = c->src.bucket;
+	src->src_key = buf_slice(&c->src.key);
 	c->algo = (enum checksum_algo)info->checksum_algo;
 	if (c->algo != CHECKSUM_NONE) {
 		checksum_init(&c->ck, c->algo);
@@ -175,11 +128,11 @@ ops_upload_part_copy(struct server_req *r)
 	struct opsmp_copy c = {0};
 	uint32_t number;
 
-	buf_init(&c.key, S3NAME_KEY_MAX);
+	buf_init(&c.src.key, S3NAME_KEY_MAX);
 	if (opsmp_part_number(r, &number) == 0 && opsmp_upload(r, &info, NULL, NULL) == 0 &&
-	    opsmp_copy_source(r, &c) == 0 && opsmp_copy_check(r, &c, &src) == 0)
+	    ops_copy_source_parse(r, &c.src) == 0 && opsmp_copy_check(r, &c, &src) == 0)
 		opsmp_copy_run(r, &c, &src, &info, number);
 	if (c.ck_live)
 		checksum_fini(&c.ck);
-	buf_fini(&c.key);
+	buf_fini(&c.src.key);
 }
