@@ -6,7 +6,6 @@
  * a reopen.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,6 +23,7 @@
 #include "cairn/err.h"
 #include "cairn/log.h"
 #include "cairn/store.h"
+#include "store_fixture.h"
 
 /* ---- fdatasync and fsync interposed: a log of what was synced ---- */
 
@@ -105,56 +105,15 @@ log_find(enum sync_kind k, bool first)
 	return found;
 }
 
-/* ---- helpers ---- */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
-
-static struct slice
-S(const char *s) {
-	return (struct slice){(const uint8_t *)s, strlen(s)};
-}
-
-struct fx {
-	char dir[64];
-	struct store_config cfg;
-	struct store *st;
-};
+/* ---- fixture ---- */
 
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/cairn-test-durability-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	store_config_default(&fx->cfg);
-	fx->cfg.data_dir = fx->dir;
-	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
-	assert_int_equal(store_bucket_create(fx->st, "b", "root", "", NULL), 0);
+	store_fx_open(fx, "durability");
 	*state = fx;
 	return 0;
 }
@@ -162,11 +121,10 @@ fx_setup(void **state)
 static int
 fx_teardown(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 
 	atomic_store(&fail_pack_sync, 0);
-	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	store_fx_close(fx);
 	free(fx);
 	return 0;
 }
@@ -188,7 +146,7 @@ put_body(struct store *st, const uint8_t *p, size_t len)
 static void
 test_pack_sync_before_index_sync(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	const size_t len = 2u << 20;
 	uint8_t *data = gen_data(7, len);
 	struct store_object_info info;
@@ -212,7 +170,7 @@ test_pack_sync_before_index_sync(void **state)
 static void
 test_failed_pack_sync_leaves_no_object(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	const size_t len = 1u << 20;
 	uint8_t *data = gen_data(8, len);
 	struct store_object_info info;

@@ -6,7 +6,6 @@
  * or the put pipeline take the writer's lock hangs: alarm() turns that into a failure.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,39 +24,9 @@
 #include "cairn/index.h"
 #include "cairn/log.h"
 #include "cairn/store.h"
+#include "store_fixture.h"
 
 #define WATCHDOG_SECONDS 60
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Deterministic pseudo-random bytes (xorshift64*): incompressible, so zstd is tried and fails. */
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
-
-static struct slice
-S(const char *s) {
-	return (struct slice){(const uint8_t *)s, strlen(s)};
-}
 
 /* A writer parked inside its write transaction until released. */
 struct holder {
@@ -159,24 +128,20 @@ test_readers_and_put_pipeline_beside_writer(void **state)
 {
 	const size_t old_len = 3u << 20, new_len = 4u << 20;
 	uint8_t *old = gen_data(1, old_len), *fresh = gen_data(2, new_len);
-	char dir[] = "/tmp/cairn-test-nowait-XXXXXX";
 	struct holder h = {.rc = -1};
 	struct committer c = {.rc = -1};
 	struct store_object_info info;
-	struct store_config cfg;
 	struct store_list *l;
 	struct store_stats s;
+	struct store_fx fx;
 	struct slice key;
 	pthread_t ht, ct;
 	struct store *st;
 	uint64_t size;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	store_config_default(&cfg);
-	cfg.data_dir = dir;
-	assert_int_equal(store_open(&cfg, &st), 0);
-	assert_int_equal(store_bucket_create(st, "b", "root", "", NULL), 0);
+	store_fx_open(&fx, "nowait");
+	st = fx.st;
 	put_all(st, "old", old, old_len);
 
 	pthread_mutex_init(&h.mu, NULL);
@@ -228,10 +193,9 @@ test_readers_and_put_pipeline_beside_writer(void **state)
 	assert_int_equal(c.info.size, new_len);
 	assert_reads_back(st, "new", fresh, new_len);
 
-	store_close(st);
+	store_fx_close(&fx);
 	pthread_cond_destroy(&h.cv);
 	pthread_mutex_destroy(&h.mu);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(old);
 	free(fresh);
 }
