@@ -5,7 +5,9 @@
  *
  * The signature and time checks themselves live in sigv4.h / sigv2.h; this module decides which
  * applies, asks the caller's lookup function for the secret, and translates the outcome into one
- * enum s3_error. It does no I/O of its own and keeps no state between calls.
+ * enum s3_error. It does no I/O of its own. The one state it keeps between calls is a process-wide
+ * cache of SigV4 signing keys (sigv4_cache.h, 256 entries, thread-safe, wiped at exit): the secret
+ * is still looked up for every request and the key is re-derived when it changed.
  *
  * Body hashing: with SigV4 the x-amz-content-sha256 header tells how the body is protected:
  *   a hex SHA-256      → AUTH_PAYLOAD_SHA256 (compare after the body, XAmzContentSHA256Mismatch)

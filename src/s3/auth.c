@@ -1,3 +1,5 @@
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 
@@ -5,6 +7,33 @@
 #include "cairn/err.h"
 #include "cairn/hex.h"
 #include "cairn/sigv2.h"
+#include "cairn/sigv4_cache.h"
+
+/* The process's SigV4 signing keys by credential scope (sigv4_cache.h): a client signing many
+ * requests on one day costs one key derivation, not one per request. Created on first use,
+ * wiped at exit; it holds no secret, only keys derived from them and their SHA-256. */
+static pthread_once_t auth_keys_once = PTHREAD_ONCE_INIT;
+static struct sigv4_cache *auth_keys;
+
+static void
+auth_keys_wipe(void)
+{
+	sigv4_cache_clear(auth_keys);
+}
+
+static void
+auth_keys_init(void)
+{
+	auth_keys = sigv4_cache_new(SIGV4_CACHE_DEFAULT_ENTRIES);
+	atexit(auth_keys_wipe);
+}
+
+static struct sigv4_cache *
+auth_keys_get(void)
+{
+	pthread_once(&auth_keys_once, auth_keys_init);
+	return auth_keys;
+}
 
 void
 auth_result_wipe(struct auth_result *res)
@@ -102,8 +131,7 @@ auth_v4_verify(const struct s3req *r, const char *payload_hash, auth_lookup_fn l
 	rc = auth_lookup(lookup, arg, a->access_key, &id, out, s3e);
 	if (rc < 0)
 		return rc;
-	sigv4_signing_key(id.secret, strlen(id.secret), a->date, a->region, a->service,
-			  out->signing_key);
+	sigv4_cache_signing_key(auth_keys_get(), a, id.secret, strlen(id.secret), out->signing_key);
 	OPENSSL_cleanse(&id, sizeof(id));
 	auth_v4_request(r, payload_hash, &req);
 	rc = sigv4_verify(&req, a, out->signing_key, s3e);
