@@ -21,8 +21,17 @@
 #include "cairn/log.h"
 
 /* Per-connection memory libmicrohttpd may use: request headers, the read buffer the body passes
- * through and the write buffer of streamed responses. */
+ * through and the write buffer of streamed responses. libmicrohttpd 0.9.75 zeroes the whole pool
+ * after every request (MHD_pool_reset), so all of it stays resident on a keep-alive connection:
+ * this size is what each such connection costs (docs/limits.md). */
 #define HTTP_CONN_MEMORY (64u << 10)
+/* libmicrohttpd gives a request's read buffer half the pool and grows it (by an eighth of what
+ * is free, while that is at least 1 KiB) only when fewer than this many bytes are free before a
+ * read. At the pool size it tries before every read, so a body arrives in ~57 KiB recv() calls
+ * instead of ~32 KiB ones (half the poll/recv pairs per GiB) for no extra memory: the pool is
+ * resident anyway. Header allocations still get room: libmicrohttpd takes it back from the
+ * read buffer's free part. */
+#define HTTP_CONN_MEMORY_INCREMENT HTTP_CONN_MEMORY
 #define HTTP_STREAM_BLOCK (64u << 10)
 /* Connection threads: the deepest request path (LMDB, zstd, SigV4) stays far below 64 KiB of
  * stack; a small stack keeps thousands of connections cheap. ASan's redzones need more. */
@@ -952,6 +961,7 @@ http_mhd_start(const struct http_config *cfg, struct http_server *hs,
 	     NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_CONN_MEMORY, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (intptr_t)HTTP_CONN_MEMORY_INCREMENT, NULL},
 	    {MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)HTTP_THREAD_STACK, NULL},
 	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_conn_notify, hs},
 	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, hs},
