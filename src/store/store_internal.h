@@ -92,7 +92,9 @@ struct md5_job {
 	size_t ring;
 	size_t pos;
 	size_t limit;
-	bool busy; /* queued or running */
+	bool busy;	   /* queued or running */
+	int nwaiting;	   /* threads waiting in cv for this job's progress */
+	pthread_cond_t cv; /* signalled at every step while someone waits */
 	struct md5_job *next;
 };
 
@@ -101,19 +103,19 @@ struct md5_job {
 struct md5_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;
-	pthread_cond_t done_cv;
 	struct md5_job *head;
 	struct md5_job *tail;
 	pthread_t threads[STORE_MD5_THREADS];
 	int nthreads;
-	int nwaiting; /* puts in store_md5_wait_pos(): workers signal every step */
 	bool stop;
 };
 
 int store_md5_start(struct md5_pool *pool);
 void store_md5_stop(struct md5_pool *pool);
-/* Makes job an idle digest into ctx (which the caller owns and initialised). */
+/* Makes job an idle digest into ctx (which the caller owns and initialised). Undo with
+ * store_md5_job_fini() once it is idle. */
 void store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx);
+void store_md5_job_fini(struct md5_job *job);
 /* Points idle job at base (a ring of ring bytes, or linear for 0), every byte before pos counted
  * as hashed. */
 void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring, size_t pos);

@@ -77,6 +77,25 @@ md5_hash_inline(struct md5_job *job, size_t limit)
 	}
 }
 
+/* Wakes the put waiting for job, if any (only its own put: with many uploads at once, a wake-up
+ * for all of them at every step would cost more than the hashing). Called with the pool's mutex
+ * held. */
+static void
+md5_wake(struct md5_job *job)
+{
+	if (job->nwaiting)
+		pthread_cond_broadcast(&job->cv);
+}
+
+/* Wait for job's cv; called with the pool's mutex held. */
+static void
+md5_wait_step(struct md5_pool *pool, struct md5_job *job)
+{
+	job->nwaiting++;
+	pthread_cond_wait(&job->cv, &pool->mu);
+	job->nwaiting--;
+}
+
 /* Hashes job until it has caught up with its limit, or until another job waits. Called and
  * returns with the pool's mutex held. */
 static void
@@ -89,7 +108,7 @@ md5_run(struct md5_pool *pool, struct md5_job *job)
 		n = md5_span(job, MD5_STEP);
 		if (n == 0) {
 			job->busy = false;
-			pthread_cond_broadcast(&pool->done_cv);
+			md5_wake(job);
 			return;
 		}
 		p = md5_at(job, job->pos);
@@ -98,8 +117,7 @@ md5_run(struct md5_pool *pool, struct md5_job *job)
 			abort();
 		pthread_mutex_lock(&pool->mu);
 		job->pos += n;
-		if (pool->nwaiting)
-			pthread_cond_broadcast(&pool->done_cv);
+		md5_wake(job);
 		if (job->pos < job->limit && pool->head) {
 			md5_enqueue(pool, job); /* others wait: take turns, one step each */
 			return;
@@ -129,13 +147,11 @@ store_md5_start(struct md5_pool *pool)
 {
 	int i, rc;
 
-	if (pthread_mutex_init(&pool->mu, NULL) != 0 || pthread_cond_init(&pool->work_cv, NULL) ||
-	    pthread_cond_init(&pool->done_cv, NULL))
+	if (pthread_mutex_init(&pool->mu, NULL) != 0 || pthread_cond_init(&pool->work_cv, NULL))
 		abort();
 	pool->head = pool->tail = NULL;
 	pool->stop = false;
 	pool->nthreads = 0;
-	pool->nwaiting = 0;
 	for (i = 0; i < STORE_MD5_THREADS; i++) {
 		rc = pthread_create(&pool->threads[i], NULL, md5_worker, pool);
 		if (rc != 0) {
@@ -164,7 +180,6 @@ store_md5_stop(struct md5_pool *pool)
 		pthread_join(pool->threads[i], NULL);
 	pool->nthreads = 0;
 	pthread_cond_destroy(&pool->work_cv);
-	pthread_cond_destroy(&pool->done_cv);
 	pthread_mutex_destroy(&pool->mu);
 }
 
@@ -176,7 +191,16 @@ store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 	job->ring = 0;
 	job->pos = job->limit = 0;
 	job->busy = false;
+	job->nwaiting = 0;
 	job->next = NULL;
+	if (pthread_cond_init(&job->cv, NULL) != 0)
+		abort();
+}
+
+void
+store_md5_job_fini(struct md5_job *job)
+{
+	pthread_cond_destroy(&job->cv);
 }
 
 void
@@ -215,7 +239,7 @@ store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
 		if (busy)
 			job->limit = limit;
 		while (job->busy)
-			pthread_cond_wait(&pool->done_cv, &pool->mu);
+			md5_wait_step(pool, job);
 		pthread_mutex_unlock(&pool->mu);
 	}
 	/* An idle job: the rest (less than a feed's worth) costs less here than waking a worker
@@ -230,10 +254,8 @@ store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos)
 	if (pool->nthreads == 0)
 		return;
 	pthread_mutex_lock(&pool->mu);
-	pool->nwaiting++;
 	while (job->busy && job->pos < pos)
-		pthread_cond_wait(&pool->done_cv, &pool->mu);
-	pool->nwaiting--;
+		md5_wait_step(pool, job);
 	pthread_mutex_unlock(&pool->mu);
 }
 
@@ -244,6 +266,6 @@ store_md5_wait(struct md5_pool *pool, struct md5_job *job)
 		return;
 	pthread_mutex_lock(&pool->mu);
 	while (job->busy)
-		pthread_cond_wait(&pool->done_cv, &pool->mu);
+		md5_wait_step(pool, job);
 	pthread_mutex_unlock(&pool->mu);
 }

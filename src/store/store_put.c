@@ -121,7 +121,11 @@ put_digest_wait(struct store_put *put)
 void
 store_put_free(struct store_put *put)
 {
+	int i;
+
 	put_digest_wait(put);
+	for (i = 0; i < put->njobs; i++)
+		store_md5_job_fini(&put->jobs[i]);
 	if (put->npinned)
 		store_inflight_unpin(put->st, put->pinned, put->npinned);
 	if (put->spill_fd >= 0)
