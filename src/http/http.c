@@ -627,9 +627,12 @@ http_access_log(struct http_req *hr, enum MHD_RequestTerminationCode toe)
 	ms = (t1.tv_sec - hr->t0.tv_sec) * 1000 + (t1.tv_nsec - hr->t0.tv_nsec) / 1000000;
 	http_log_safe((const uint8_t *)q->bucket, strlen(q->bucket), bucket, sizeof(bucket));
 	http_log_safe(q->key.p, q->key.len, key, sizeof(key));
-	log_info("%s /%s/%s %s %d %llu %ldms %s%s", q->method[0] ? q->method : "-", bucket, key,
-		 router_op_name(hr->sr->op), hr->status, (unsigned long long)hr->sent, ms,
-		 hr->sr->request_id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+	/* the resource as S3 names it: "/" for the service, "/bucket/" and "/bucket/key" below it
+	 */
+	log_info("%s /%s%s%s %s %d %llu %ldms %s%s", q->method[0] ? q->method : "-", bucket,
+		 bucket[0] ? "/" : "", key, router_op_name(hr->sr->op), hr->status,
+		 (unsigned long long)hr->sent, ms, hr->sr->request_id,
+		 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
 }
 
 /* MHD_OPTION_NOTIFY_COMPLETED: the request is over (sent, failed, or the client went away). */

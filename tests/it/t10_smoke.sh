@@ -70,6 +70,7 @@ aws s3 rm s3://smoke/dir/big.bin >/dev/null || fail "aws s3 rm"
 aws s3 rm s3://smoke/small.txt >/dev/null || fail "aws s3 rm small"
 [ -z "$(aws s3 ls s3://smoke/)" ] || fail "bucket not empty after rm"
 aws s3 rb s3://smoke >/dev/null || fail "aws s3 rb"
+aws s3 ls >/dev/null || fail "aws s3 ls (ListBuckets)"
 
 kill -TERM "$pid"
 rc=0
@@ -77,4 +78,9 @@ wait "$pid" || rc=$?
 pid=""
 [ "$rc" = 0 ] || fail "cairnd exited with $rc after SIGTERM"
 grep -q 'shutting down' "$tmp/cairnd.log" || fail "no shutdown line in the log"
+# one access-log line per request, naming the resource as S3 does
+grep -q ' GET / ListBuckets 200 ' "$tmp/cairnd.log" || fail "no access-log line for ListBuckets"
+grep -q ' PUT /smoke/ CreateBucket 200 ' "$tmp/cairnd.log" || fail "no access-log line for CreateBucket"
+grep -q ' PUT /smoke/dir/big.bin PutObject 200 ' "$tmp/cairnd.log" || fail "no access-log line for PutObject"
+grep -q ' GET /smoke/small.txt GetObject 403 ' "$tmp/cairnd.log" || fail "no access-log line for the refused GET"
 echo "t10_smoke: ok"
