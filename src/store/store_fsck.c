@@ -105,29 +105,10 @@ fsck_hex(const struct chunk_id *id, char hex[2 * CHUNK_ID_LEN + 1])
 }
 
 static int
-fsck_write_all(int fd, const void *p, size_t len, off_t off)
-{
-	const uint8_t *q = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pwrite(fd, q, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		q += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int
 fsck_flush(struct fsck *f)
 {
 	off_t off = (off_t)((f->nchunks - f->nbatch) * sizeof(struct fsck_rec));
-	int rc = fsck_write_all(f->fd, f->batch, f->nbatch * sizeof(struct fsck_rec), off);
+	int rc = store_tmp_write(f->fd, f->batch, f->nbatch * sizeof(struct fsck_rec), off);
 
 	f->nbatch = 0;
 	return rc;
@@ -137,22 +118,8 @@ fsck_flush(struct fsck *f)
 static int
 fsck_read_batch(struct fsck *f, uint64_t i, size_t n)
 {
-	uint8_t *q = (uint8_t *)f->batch;
-	size_t left = n * sizeof(struct fsck_rec);
-	off_t off = (off_t)(i * sizeof(struct fsck_rec));
-	ssize_t r;
-
-	while (left > 0) {
-		r = pread(f->fd, q, left, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		q += r;
-		left -= (size_t)r;
-		off += r;
-	}
-	return 0;
+	return store_tmp_read(f->fd, f->batch, n * sizeof(struct fsck_rec),
+			      (off_t)(i * sizeof(struct fsck_rec)));
 }
 
 /* ---- step 1: chunks and packs ---- */

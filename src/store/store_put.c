@@ -233,44 +233,10 @@ put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t 
 	return put_pinned_add(put, id);
 }
 
-static int
-put_write_all(int fd, const void *p, size_t len, off_t off)
-{
-	const uint8_t *q = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pwrite(fd, q, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		q += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 int
 store_put_spill_read(struct store_put *put, uint64_t i, struct index_page_entry *out)
 {
-	uint8_t *q = (uint8_t *)out;
-	size_t left = STORE_PAGE_BYTES;
-	off_t off = (off_t)(i * STORE_PAGE_BYTES);
-	ssize_t n;
-
-	while (left > 0) {
-		n = pread(put->spill_fd, q, left, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		q += n;
-		left -= (size_t)n;
-		off += n;
-	}
-	return 0;
+	return store_tmp_read(put->spill_fd, out, STORE_PAGE_BYTES, (off_t)(i * STORE_PAGE_BYTES));
 }
 
 static int
@@ -287,8 +253,8 @@ put_page_add(struct store_put *put, const struct chunk_id *id, uint64_t end)
 		if (put->spill_fd < 0)
 			return put->spill_fd;
 	}
-	rc = put_write_all(put->spill_fd, put->page, STORE_PAGE_BYTES,
-			   (off_t)(put->spilled * STORE_PAGE_BYTES));
+	rc = store_tmp_write(put->spill_fd, put->page, STORE_PAGE_BYTES,
+			     (off_t)(put->spilled * STORE_PAGE_BYTES));
 	if (rc < 0)
 		return rc;
 	put->spilled++;
