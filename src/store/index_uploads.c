@@ -150,29 +150,71 @@ index_upload_del(struct index_txn *txn, const char *bucket, const char *id)
 	return index_db_del(txn, INDEX_DB_UPLOADS, &k);
 }
 
+/* One walk over a table: where it starts, the last key it reported, and what it calls. */
+struct walk {
+	const uint8_t *from; /* before any report: start at the first key >= from[0..from_len) */
+	size_t from_len;
+	uint8_t last[UPLOAD_KEY_MAX]; /* the last key reported (last_len 0: none yet) */
+	size_t last_len;
+	int (*one)(const MDB_val *k, const MDB_val *v, void *arg);
+	void *arg;
+};
+
 /*
- * Positions c on the first record with a key > last (last_len 0: >= from[0..from_len)).
+ * Positions c on the first record with a key > w->last (last_len 0: >= w->from).
  * Returns 0 or CAIRN_E_NOTFOUND at the end of the table.
  */
 static int
-walk_seek(struct index_txn *t, MDB_cursor *c, const uint8_t *last, size_t last_len,
-	  const uint8_t *from, size_t from_len, MDB_val *k, MDB_val *v)
+walk_seek(struct index_txn *t, MDB_cursor *c, const struct walk *w, MDB_val *k, MDB_val *v)
 {
 	int rc;
 
-	if (last_len == 0) {
-		k->mv_data = (void *)from;
-		k->mv_size = from_len;
-		if (from_len == 0)
+	if (w->last_len == 0) {
+		k->mv_data = (void *)w->from;
+		k->mv_size = w->from_len;
+		if (w->from_len == 0)
 			return index_cur_get(t, c, k, v, MDB_FIRST);
 		return index_cur_get(t, c, k, v, MDB_SET_RANGE);
 	}
-	k->mv_data = (void *)last;
-	k->mv_size = last_len;
+	k->mv_data = (void *)w->last;
+	k->mv_size = w->last_len;
 	rc = index_cur_get(t, c, k, v, MDB_SET_RANGE);
-	if (rc == 0 && k->mv_size == last_len && memcmp(k->mv_data, last, last_len) == 0)
+	if (rc == 0 && k->mv_size == w->last_len && memcmp(k->mv_data, w->last, w->last_len) == 0)
 		rc = index_cur_get(t, c, k, v, MDB_NEXT);
 	return rc;
+}
+
+/*
+ * Calls w->one for each record of table db from where w says, re-seeking after every call (so one
+ * may delete or add records). A key longer than w->last is CAIRN_E_CORRUPT; one checks the rest.
+ * Returns 0 at the end of the table, one's first nonzero value, or a negative error.
+ */
+static int
+walk_table(struct index_txn *t, enum index_db db, struct walk *w)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	rc = index_db_cursor(t, db, &c);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		rc = walk_seek(t, c, w, &k, &v);
+		if (rc < 0)
+			break;
+		if (k.mv_size > sizeof(w->last)) {
+			rc = CAIRN_E_CORRUPT;
+			break;
+		}
+		memcpy(w->last, k.mv_data, k.mv_size);
+		w->last_len = k.mv_size;
+		rc = w->one(&k, &v, w->arg);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == CAIRN_E_NOTFOUND ? 0 : rc;
 }
 
 struct upload_walk {
@@ -185,8 +227,9 @@ struct upload_walk {
 /* Splits an uploads key and calls the walk's fn. Returns fn's value, 1 with uw->past set past
  * the bucket, or CAIRN_E_CORRUPT. */
 static int
-upload_walk_one(struct upload_walk *uw, const MDB_val *k, const MDB_val *v)
+upload_walk_one(const MDB_val *k, const MDB_val *v, void *arg)
 {
+	struct upload_walk *uw = arg;
 	char bucket[INDEX_BUCKET_NAME_MAX + 1], id[INDEX_UPLOAD_ID_LEN + 1];
 	const uint8_t *kp = k->mv_data, *nul = memchr(kp, 0, k->mv_size);
 	struct index_upload u;
@@ -218,40 +261,22 @@ index_upload_iter(struct index_txn *txn, const char *bucket,
 		  void *arg)
 {
 	struct upload_walk uw = {.bucket = bucket, .fn = fn, .arg = arg};
-	uint8_t from[INDEX_BUCKET_NAME_MAX + 1], last[UPLOAD_KEY_MAX];
-	size_t from_len = 0, last_len = 0;
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct walk w = {.one = upload_walk_one, .arg = &uw};
+	uint8_t from[INDEX_BUCKET_NAME_MAX + 1];
 	int rc;
 
 	if (upload_tables_absent(txn))
 		return 0;
 	if (bucket) {
-		from_len = strnlen(bucket, INDEX_BUCKET_NAME_MAX + 1);
-		if (from_len == 0 || from_len > INDEX_BUCKET_NAME_MAX)
+		w.from_len = strnlen(bucket, INDEX_BUCKET_NAME_MAX + 1);
+		if (w.from_len == 0 || w.from_len > INDEX_BUCKET_NAME_MAX)
 			return 0;
-		memcpy(from, bucket, from_len);
-		from[from_len++] = 0;
+		memcpy(from, bucket, w.from_len);
+		from[w.from_len++] = 0;
+		w.from = from;
 	}
-	rc = index_db_cursor(txn, INDEX_DB_UPLOADS, &c);
-	if (rc < 0)
-		return rc;
-	for (;;) {
-		rc = walk_seek(txn, c, last, last_len, from, from_len, &k, &v);
-		if (rc < 0)
-			break;
-		if (k.mv_size > UPLOAD_KEY_MAX) {
-			rc = CAIRN_E_CORRUPT;
-			break;
-		}
-		memcpy(last, k.mv_data, k.mv_size);
-		last_len = k.mv_size;
-		rc = upload_walk_one(&uw, &k, &v);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == CAIRN_E_NOTFOUND || uw.past ? 0 : rc;
+	rc = walk_table(txn, INDEX_DB_UPLOADS, &w);
+	return uw.past ? 0 : rc;
 }
 
 /* ---- parts ---- */
@@ -350,20 +375,27 @@ index_part_del(struct index_txn *txn, const char *id, uint32_t number)
 	return index_db_del(txn, INDEX_DB_PARTS, &k);
 }
 
-/* Decodes the part at k/v and calls fn. Returns fn's value, 1 with *past set past upload want
- * (when given), or CAIRN_E_CORRUPT. */
+struct part_walk {
+	const char *want; /* NULL: every upload */
+	bool past;	  /* the walk left upload want */
+	int (*fn)(const char *id, uint32_t number, const struct index_part *p, void *arg);
+	void *arg;
+};
+
+/* Decodes the part at k/v and calls the walk's fn. Returns fn's value, 1 with pw->past set past
+ * upload want (when given), or CAIRN_E_CORRUPT. */
 static int
-part_walk_one(const char *want, bool *past, const MDB_val *k, const MDB_val *v,
-	      int (*fn)(const char *, uint32_t, const struct index_part *, void *), void *arg)
+part_walk_one(const MDB_val *k, const MDB_val *v, void *arg)
 {
+	struct part_walk *pw = arg;
 	char id[INDEX_UPLOAD_ID_LEN + 1];
 	struct index_part p;
 	int rc;
 
 	if (k->mv_size != PART_KEY_LEN || !upload_id_is_valid(k->mv_data, INDEX_UPLOAD_ID_LEN))
 		return CAIRN_E_CORRUPT;
-	if (want && memcmp(k->mv_data, want, INDEX_UPLOAD_ID_LEN) != 0) {
-		*past = true;
+	if (pw->want && memcmp(k->mv_data, pw->want, INDEX_UPLOAD_ID_LEN) != 0) {
+		pw->past = true;
 		return 1;
 	}
 	memcpy(id, k->mv_data, INDEX_UPLOAD_ID_LEN);
@@ -371,7 +403,8 @@ part_walk_one(const char *want, bool *past, const MDB_val *k, const MDB_val *v,
 	rc = part_decode(v, &p);
 	if (rc < 0)
 		return rc;
-	return fn(id, index_be32_get((const uint8_t *)k->mv_data + INDEX_UPLOAD_ID_LEN), &p, arg);
+	return pw->fn(id, index_be32_get((const uint8_t *)k->mv_data + INDEX_UPLOAD_ID_LEN), &p,
+		      pw->arg);
 }
 
 int
@@ -379,40 +412,20 @@ index_part_iter(struct index_txn *txn, const char *id, uint32_t after,
 		int (*fn)(const char *id, uint32_t number, const struct index_part *p, void *arg),
 		void *arg)
 {
-	uint8_t from[PART_KEY_LEN], last[PART_KEY_LEN];
-	size_t from_len = 0, last_len = 0;
-	bool past = false;
-	MDB_cursor *c;
-	MDB_val k, v;
+	struct part_walk pw = {.want = id, .fn = fn, .arg = arg};
+	struct walk w = {.one = part_walk_one, .arg = &pw};
+	MDB_val k;
 	int rc;
 
 	if (upload_tables_absent(txn))
 		return 0;
 	if (id) {
-		if (part_key(from, id, after, &k) < 0)
+		if (part_key(w.last, id, after, &k) < 0)
 			return 0;
-		memcpy(last, from, PART_KEY_LEN);
-		last_len = PART_KEY_LEN; /* start strictly after part number `after` */
+		w.last_len = PART_KEY_LEN; /* start strictly after part number `after` */
 	}
-	rc = index_db_cursor(txn, INDEX_DB_PARTS, &c);
-	if (rc < 0)
-		return rc;
-	for (;;) {
-		rc = walk_seek(txn, c, last, last_len, from, from_len, &k, &v);
-		if (rc < 0)
-			break;
-		if (k.mv_size != PART_KEY_LEN) {
-			rc = CAIRN_E_CORRUPT;
-			break;
-		}
-		memcpy(last, k.mv_data, PART_KEY_LEN);
-		last_len = PART_KEY_LEN;
-		rc = part_walk_one(id, &past, &k, &v, fn, arg);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == CAIRN_E_NOTFOUND || past ? 0 : rc;
+	rc = walk_table(txn, INDEX_DB_PARTS, &w);
+	return pw.past ? 0 : rc;
 }
 
 /* ---- heals ---- */
@@ -457,11 +470,17 @@ index_heal_del(struct index_txn *txn, uint64_t oid)
 	return index_db_del(txn, INDEX_DB_HEALS, &k);
 }
 
-/* Splits a heal value and calls fn. */
+struct heal_walk {
+	int (*fn)(uint64_t oid, const char *bucket, struct slice key, void *arg);
+	void *arg;
+};
+
+/* Splits a heal value and calls the walk's fn. Returns fn's value, CAIRN_E_CORRUPT or
+ * CAIRN_E_VERSION. */
 static int
-heal_walk_one(const MDB_val *k, const MDB_val *v,
-	      int (*fn)(uint64_t, const char *, struct slice, void *), void *arg)
+heal_walk_one(const MDB_val *k, const MDB_val *v, void *arg)
 {
+	struct heal_walk *hw = arg;
 	char bucket[INDEX_BUCKET_NAME_MAX + 1];
 	const uint8_t *p = v->mv_data, *nul;
 	struct slice key;
@@ -481,38 +500,17 @@ heal_walk_one(const MDB_val *k, const MDB_val *v,
 		return CAIRN_E_CORRUPT;
 	memcpy(bucket, p + 1, blen);
 	bucket[blen] = 0;
-	return fn(index_be64_get(k->mv_data), bucket, key, arg);
+	return hw->fn(index_be64_get(k->mv_data), bucket, key, hw->arg);
 }
 
 int
 index_heal_iter(struct index_txn *txn,
 		int (*fn)(uint64_t oid, const char *bucket, struct slice key, void *arg), void *arg)
 {
-	uint8_t last[8];
-	size_t last_len = 0;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
+	struct heal_walk hw = {.fn = fn, .arg = arg};
+	struct walk w = {.one = heal_walk_one, .arg = &hw};
 
 	if (txn->ix->absent[INDEX_DB_HEALS])
 		return 0;
-	rc = index_db_cursor(txn, INDEX_DB_HEALS, &c);
-	if (rc < 0)
-		return rc;
-	for (;;) {
-		rc = walk_seek(txn, c, last, last_len, NULL, 0, &k, &v);
-		if (rc < 0)
-			break;
-		if (k.mv_size != 8) {
-			rc = CAIRN_E_CORRUPT;
-			break;
-		}
-		memcpy(last, k.mv_data, 8);
-		last_len = 8;
-		rc = heal_walk_one(&k, &v, fn, arg);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == CAIRN_E_NOTFOUND ? 0 : rc;
+	return walk_table(txn, INDEX_DB_HEALS, &w);
 }
