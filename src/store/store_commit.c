@@ -252,15 +252,7 @@ commit_fn(struct index_txn *txn, void *arg)
 	memcpy(obj.md5, c->put->md5sum, 16);
 	obj.nchunks = c->put->nchunks;
 	obj.meta = c->meta;
-	rc = index_object_put(txn, c->bucket, c->key, &obj);
-	if (rc < 0)
-		return rc;
-	if (exists) {
-		rc = store_pin_retire(&c->w, txn, old.oid);
-		if (rc < 0)
-			return rc;
-	}
-	return store_ref_flush(&c->w, txn);
+	return store_obj_install(&c->w, txn, c->bucket, c->key, &obj, exists ? &old : NULL);
 }
 
 int

@@ -14,7 +14,7 @@
  *   store_put.c      the put pipeline (chunk, hash, dedup, encode, append, spill)
  *   store_commit.c   put commit, and the group commit put and part commits go through
  *   store_get.c      streaming gets and stat
- *   store_obj.c      delete and copy
+ *   store_obj.c      delete, copy, and installing a new object version (shared with put commit)
  *   store_list.c     listings
  *   store_chunk.c    chunk-level operations
  *   store_stats.c    statistics
@@ -288,6 +288,12 @@ struct store_put {
 	bool finished;
 	uint64_t gc_gen; /* the generation it registered in (gc.c) */
 };
+
+/* store_obj.c: inside a write txn, puts obj at bucket/key, retires the object it replaces (old;
+ * NULL when the key was free) and applies w's pack byte deltas. Returns 0 or an index error. */
+int store_obj_install(struct store_wctx *w, struct index_txn *txn, const char *bucket,
+		      struct slice key, const struct index_object *obj,
+		      const struct index_object *old);
 
 /* store_commit.c */
 void store_committer_init(struct committer *q);

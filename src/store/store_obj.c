@@ -1,5 +1,6 @@
 /*
- * store_obj.c — delete and server-side copy, each one index transaction.
+ * store_obj.c — delete and server-side copy, each one index transaction, and the install of a new
+ * object version that copy and put commit share.
  *
  * Copy moves no data: the new object gets its own pages (same entries as the source) and takes
  * one more reference on every chunk.
@@ -9,6 +10,23 @@
 
 #include "cairn/err.h"
 #include "store_internal.h"
+
+int
+store_obj_install(struct store_wctx *w, struct index_txn *txn, const char *bucket, struct slice key,
+		  const struct index_object *obj, const struct index_object *old)
+{
+	int rc;
+
+	rc = index_object_put(txn, bucket, key, obj);
+	if (rc < 0)
+		return rc;
+	if (old) {
+		rc = store_pin_retire(w, txn, old->oid);
+		if (rc < 0)
+			return rc;
+	}
+	return store_ref_flush(w, txn);
+}
 
 struct delete_ctx {
 	struct store_wctx w;
@@ -145,15 +163,8 @@ copy_fn(struct index_txn *txn, void *arg)
 		return rc;
 	c->obj.mtime_ns = store_now_ns();
 	c->obj.meta = buf_slice(&c->src_meta);
-	rc = index_object_put(txn, c->dst_bucket, c->dst_key, &c->obj);
-	if (rc < 0)
-		return rc;
-	if (exists) {
-		rc = store_pin_retire(&c->w, txn, old.oid);
-		if (rc < 0)
-			return rc;
-	}
-	return store_ref_flush(&c->w, txn);
+	return store_obj_install(&c->w, txn, c->dst_bucket, c->dst_key, &c->obj,
+				 exists ? &old : NULL);
 }
 
 int
