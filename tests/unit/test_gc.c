@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -31,6 +30,8 @@
 #include "cairn/gc.h"
 #include "cairn/log.h"
 #include "cairn/store.h"
+
+#include "store_fixture.h"
 
 /* ---- fdatasync interposed: fails for pack files while fail_pack_sync is set ---- */
 
@@ -61,39 +62,6 @@ fdatasync(int fd)
 }
 
 /* ---- helpers ---- */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-	size_t i;
-
-	assert_non_null(p);
-	for (i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
-
-static struct slice
-S(const char *s) {
-	struct slice sl = {(const uint8_t *)s, strlen(s)};
-
-	return sl;
-}
 
 static const struct slice no_meta = {NULL, 0};
 
@@ -201,16 +169,10 @@ gc(struct store *st, uint32_t grace_ms, struct gc_result *res)
 
 /* ---- fixture ---- */
 
-struct fx {
-	char dir[64];
-	struct store_config cfg;
-	struct store *st;
-};
-
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_fx *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
@@ -235,16 +197,15 @@ fx_setup(void **state)
 static int
 fx_teardown(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 
-	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	store_fx_close(fx);
 	free(fx);
 	return 0;
 }
 
 static void
-fx_reopen(struct fx *fx)
+fx_reopen(struct store_fx *fx)
 {
 	store_close(fx->st);
 	fx->st = NULL;
@@ -257,7 +218,7 @@ fx_reopen(struct fx *fx)
 static void
 test_gc_reclaims_all(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct gc_result res;
 	struct store_stats s;
 	char key[16];
@@ -299,7 +260,7 @@ test_gc_reclaims_all(void **state)
 static void
 test_gc_partial(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *d[10];
 	struct gc_result res;
 	struct store_stats s;
@@ -343,7 +304,7 @@ test_gc_partial(void **state)
 static void
 test_gc_reader_across_move(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 200 << 10, n;
 	uint8_t *a = gen_data(7, len), *b = gen_data(8, len), *p = malloc(len);
 	struct gc_result res;
@@ -381,7 +342,7 @@ test_gc_reader_across_move(void **state)
 static void
 test_gc_dedup_race(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 120 << 10;
 	uint8_t *d = gen_data(11, len);
 	struct store_put *put;
@@ -419,7 +380,7 @@ test_gc_dedup_race(void **state)
 static void
 test_gc_inflight_rescue(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *dead = gen_data(21, 20 << 10), *d = gen_data(22, 6000);
 	struct store_put *a, *b;
 	struct gc_result res;
@@ -448,7 +409,7 @@ test_gc_inflight_rescue(void **state)
 static void
 test_gc_garbage(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *d = gen_data(31, 100 << 10);
 	struct gc_result res;
 
@@ -465,7 +426,7 @@ test_gc_garbage(void **state)
 static void
 test_gc_sync_failure_recovers(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *a = gen_data(41, 30000), *b = gen_data(42, 30000), *c = gen_data(43, 30000);
 
 	assert_int_equal(put_bytes(fx->st, "a", a, 30000), 0);
@@ -490,7 +451,7 @@ test_gc_sync_failure_recovers(void **state)
 static void
 test_gc_min_free(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *a = gen_data(51, 20000), *b = gen_data(52, 20000);
 
 	assert_int_equal(put_bytes(fx->st, "a", a, 20000), 0);
@@ -545,7 +506,7 @@ flip_byte(const char *dir, uint32_t pack, off_t off)
 static void
 test_fsck_repair(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *a = gen_data(61, 40 << 10), *b = gen_data(62, 40 << 10), *p = malloc(40 << 10);
 	struct store_fsck_result r;
 	struct store_repair_result done;
@@ -611,7 +572,7 @@ bstats_b2(const char *name, const struct store_bucket_stats *b, void *arg)
 static void
 test_stats_buckets(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint8_t *a = gen_data(71, 50000), *c = gen_data(72, 30000);
 	struct store_bucket_stats b2 = {0};
 	struct store_object_info info;
@@ -749,7 +710,7 @@ stress_gc(void *arg)
 static void
 test_gc_concurrent(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct stress s = {.st = fx->st};
 	pthread_t w[3], g;
 	struct gc_result res;

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,40 +31,9 @@
 #include "cairn/pack.h"
 #include "cairn/store.h"
 
+#include "store_fixture.h"
+
 /* ---- helpers ---- */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Deterministic pseudo-random bytes (xorshift64*). */
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-	size_t i;
-
-	assert_non_null(p);
-	for (i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
 
 static void
 md5_hex(const uint8_t *p, size_t len, char out[33])
@@ -75,12 +43,6 @@ md5_hex(const uint8_t *p, size_t len, char out[33])
 
 	assert_true(EVP_Digest(p, len, md, &n, EVP_md5(), NULL));
 	hex_encode(md, 16, out);
-}
-
-static struct slice
-S(const char *s) {
-	struct slice sl = {(const uint8_t *)s, strlen(s)};
-	return sl;
 }
 
 static const struct slice no_meta = {NULL, 0};
@@ -181,14 +143,8 @@ stats(struct store *st, struct store_stats *s)
 
 /* ---- fixture ---- */
 
-struct fx {
-	char dir[64];
-	struct store_config cfg;
-	struct store *st;
-};
-
 static void
-fx_config(struct fx *fx)
+fx_config(struct store_fx *fx)
 {
 	store_config_default(&fx->cfg);
 	fx->cfg.data_dir = fx->dir;
@@ -202,7 +158,7 @@ fx_config(struct fx *fx)
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_fx *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
@@ -221,16 +177,15 @@ fx_setup(void **state)
 static int
 fx_teardown(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 
-	store_close(fx->st);
-	rm_rf(fx->dir);
+	store_fx_close(fx);
 	free(fx);
 	return 0;
 }
 
 static void
-fx_reopen(struct fx *fx)
+fx_reopen(struct store_fx *fx)
 {
 	store_close(fx->st);
 	fx->st = NULL;
@@ -242,7 +197,7 @@ fx_reopen(struct fx *fx)
 static void
 test_put_get(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	static const size_t steps[] = {1, 7, 1000, 4096, 1 << 20};
 	struct store_object_info info, st_info;
 	size_t len = 100 * 1024 + 17, i;
@@ -271,7 +226,7 @@ test_put_get(void **state)
 static void
 test_empty_object(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_object_info info;
 	struct store_get *g;
 	struct slice span;
@@ -324,7 +279,7 @@ check_range(struct store_get *g, const uint8_t *data, uint64_t off, size_t len, 
 static void
 test_range(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 300 * 1024 + 3, i, n;
 	uint8_t *data = gen_data(2, len);
 	uint64_t x = 12345, off;
@@ -355,7 +310,7 @@ test_range(void **state)
 static void
 test_many_pages(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 2 * 1024 * 1024 + 99, i;
 	uint8_t *data = gen_data(3, len);
 	struct store_stats s;
@@ -388,7 +343,7 @@ test_many_pages(void **state)
 static void
 test_delete(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 64 * 1024;
 	uint8_t *data = gen_data(4, len), *got;
 	struct store_stats before, after;
@@ -421,7 +376,7 @@ test_delete(void **state)
 static void
 test_abort(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 200 * 1024;
 	uint8_t *data = gen_data(5, len), *other = gen_data(55, len);
 	struct store_stats before, after;
@@ -461,7 +416,7 @@ test_abort(void **state)
 static void
 test_checkpoint(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 4 * 1024 * 1024;
 	uint8_t *data = gen_data(6, len);
 	struct store_stats mid, after;
@@ -500,7 +455,7 @@ test_checkpoint(void **state)
 static void
 test_overwrite_while_reading(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 300 * 1024, half = 100 * 1024, n;
 	uint8_t *a = gen_data(7, len), *b = gen_data(8, len / 2), *buf = malloc(len);
 	struct store_stats s;
@@ -541,7 +496,7 @@ test_overwrite_while_reading(void **state)
 static void
 test_zombie_restart(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 50 * 1024;
 	uint8_t *a = gen_data(9, len), *b = gen_data(10, len);
 	struct store_stats s;
@@ -614,7 +569,7 @@ rw_reader(void *p)
 static void
 test_readers_vs_writer(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct rw_arg a = {.st = fx->st, .iters = 40};
 	struct store_stats s;
 	pthread_t th[2];
@@ -645,7 +600,7 @@ test_readers_vs_writer(void **state)
 static void
 test_dedup_identical(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 256 * 1024;
 	uint8_t *data = gen_data(13, len);
 	struct store_stats s1, s2;
@@ -666,7 +621,7 @@ test_dedup_identical(void **state)
 static void
 test_dedup_shifted(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 512 * 1024;
 	uint8_t *data = gen_data(14, len + 5), *shifted;
 	struct store_stats s1, s2;
@@ -686,7 +641,7 @@ test_dedup_shifted(void **state)
 static void
 test_copy(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 128 * 1024;
 	uint8_t *data = gen_data(15, len);
 	struct store_object_info src, dst, info;
@@ -753,7 +708,7 @@ conc_put(void *p)
 static void
 test_concurrent_same(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	enum { N = 4 };
 	size_t len = 512 * 1024;
 	uint8_t *data = gen_data(16, len);
@@ -841,7 +796,7 @@ gc_hook(void *arg)
 /* Fills a[i] with a put of its own: new keys, and conditional writes over existing keys that
  * succeed or fail; two threads race If-None-Match on one new key. */
 static void
-gc_plan(struct fx *fx, struct gc_arg *a, char (*keys)[16], uint8_t **data, size_t len)
+gc_plan(struct store_fx *fx, struct gc_arg *a, char (*keys)[16], uint8_t **data, size_t len)
 {
 	struct store_object_info info;
 	int i;
@@ -872,7 +827,7 @@ gc_plan(struct fx *fx, struct gc_arg *a, char (*keys)[16], uint8_t **data, size_
 
 /* Checks each thread's result and what the keys hold. */
 static void
-gc_verify(struct fx *fx, struct gc_arg *a, uint8_t **data, size_t len)
+gc_verify(struct store_fx *fx, struct gc_arg *a, uint8_t **data, size_t len)
 {
 	int i, race = -1;
 
@@ -903,7 +858,7 @@ gc_verify(struct fx *fx, struct gc_arg *a, uint8_t **data, size_t len)
 static void
 test_group_commit(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 6000;
 	struct store_commit_counters c0, c1;
 	struct gc_hold hold = {.st = fx->st, .want = GC_N};
@@ -941,7 +896,7 @@ test_group_commit(void **state)
 static void
 test_group_commit_refs_cap(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 1536 * 1024;
 	struct store_commit_counters c0, c1;
 	struct gc_hold hold = {.st = fx->st, .want = GC_N};
@@ -1012,7 +967,7 @@ gc_storm_run(void *p)
 static void
 test_group_commit_storm(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	enum { T = 8 };
 	struct gc_storm g[T];
 	struct store_commit_counters c;
@@ -1044,7 +999,7 @@ test_group_commit_storm(void **state)
 static void
 test_conditional(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 10 * 1024;
 	uint8_t *a = gen_data(17, len), *b = gen_data(18, len);
 	struct store_put_cond none = {.if_none_match_any = true}, match = {0};
@@ -1091,7 +1046,7 @@ count_bucket(const char *name, const struct index_bucket *b, void *arg)
 static void
 test_buckets(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct index_bucket b;
 	int n = 0;
 
@@ -1155,7 +1110,7 @@ test_meta_blob(void **state)
 static void
 test_meta_roundtrip(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_object_info info;
 	struct store_put *put;
 	struct store_get *g;
@@ -1181,7 +1136,7 @@ test_meta_roundtrip(void **state)
 static void
 test_lock(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_config cfg = fx->cfg;
 	struct store *other;
 	pid_t pid;
@@ -1273,7 +1228,7 @@ test_put_ring(void **state)
 {
 	static const size_t lens[] = {0, 1, 65535, 65536, 65537, 262144, 262145, 3u << 20};
 	static const size_t steps[] = {1000, 32768, 1 << 20, 4 << 20};
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct ring_arg ra[4];
 	pthread_t th[4];
 	uint8_t *data[4];
@@ -1344,7 +1299,7 @@ flip_byte(const char *dir, uint32_t pack_id, uint64_t off)
 static void
 test_fsck_corrupt(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 64 * 1024, n;
 	uint8_t *a = gen_data(19, len), *b = gen_data(20, len), *got;
 	struct store_fsck_result r;
@@ -1391,7 +1346,7 @@ bump_refcount_fn(struct index_txn *txn, void *arg)
 static void
 test_fsck_refcount(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 16 * 1024;
 	uint8_t *a = gen_data(21, len);
 	struct store_fsck_result r;
@@ -1411,8 +1366,8 @@ test_fsck_refcount(void **state)
 static void
 test_chunk_ops(void **state)
 {
-	struct fx *fx = *state;
-	struct fx fx2;
+	struct store_fx *fx = *state;
+	struct store_fx fx2;
 	size_t len = 8 * 1024;
 	uint8_t *a = gen_data(22, len);
 	struct store_stats s;
@@ -1464,8 +1419,7 @@ test_chunk_ops(void **state)
 	assert_int_equal(s.pack_bytes, s.stored_bytes);
 	assert_object(fx2.st, "b", "a", a, len);
 	assert_int_equal(fsck_problems(fx2.st), 0);
-	store_close(fx2.st);
-	rm_rf(fx2.dir);
+	store_fx_close(&fx2);
 	buf_fini(&rec);
 	buf_fini(&bad);
 	free(a);
@@ -1476,7 +1430,7 @@ test_chunk_ops(void **state)
 static void
 test_stats_numbers(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 200 * 1024, i;
 	uint8_t *text = malloc(len);
 	struct store_stats s;
@@ -1510,7 +1464,7 @@ hook_count(const struct chunk_id *id, void *arg)
 static void
 test_read_hook_and_list(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_object_info info;
 	struct store_list *l;
 	struct slice key;

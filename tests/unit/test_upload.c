@@ -9,7 +9,6 @@
  * Small chunking parameters (min 64 / avg 256 / max 1024) give many chunks and several pages per
  * part from little data, so everything stays fast.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,34 +30,9 @@
 #include "cairn/store.h"
 #include "cairn/store_upload.h"
 
+#include "store_fixture.h"
+
 /* ---- helpers ---- */
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Deterministic pseudo-random bytes (xorshift64*). */
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-	size_t i;
-
-	assert_non_null(p);
-	for (i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
 
 static void
 md5_of(const uint8_t *p, size_t len, uint8_t out[16])
@@ -68,25 +42,12 @@ md5_of(const uint8_t *p, size_t len, uint8_t out[16])
 	assert_true(EVP_Digest(p, len, out, &n, EVP_md5(), NULL));
 }
 
-static struct slice
-S(const char *s) {
-	struct slice sl = {(const uint8_t *)s, strlen(s)};
-
-	return sl;
-}
-
 static const struct slice no_meta = {NULL, 0};
-
-struct fx {
-	char dir[64];
-	struct store_config cfg;
-	struct store *st;
-};
 
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_fx *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
@@ -111,10 +72,9 @@ fx_setup(void **state)
 static int
 fx_teardown(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 
-	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	store_fx_close(fx);
 	free(fx);
 	return 0;
 }
@@ -208,7 +168,7 @@ cpart(struct store_complete_part *c, const struct store_part *p)
 static void
 test_roundtrip(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t lens[4] = {300000, 40000, 12345, 777}, len, off, i;
 	struct store_part parts[5], again;
 	struct store_complete_part cp[3];
@@ -287,7 +247,7 @@ test_roundtrip(void **state)
 static void
 test_abort_restores_stats(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_stats before, during, after;
 	struct store_object_info info;
 	struct store_part p;
@@ -328,7 +288,7 @@ test_abort_restores_stats(void **state)
 static void
 test_complete_errors(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_part p1, p2;
 	struct store_complete_part cp[2];
 	struct store_object_info info;
@@ -417,7 +377,7 @@ test_complete_errors(void **state)
 static void
 test_complete_replaces_read_object(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_complete_part cp;
 	struct store_object_info info;
 	struct store_part p;
@@ -482,7 +442,7 @@ copy_checksum(void *arg, uint8_t out[INDEX_PART_CHECKSUM_MAX])
 /* One UploadPartCopy of src[start, start + len) as part 1 of a new upload, completed as key;
  * checks bytes and MD5 and returns the growth of stored bytes. */
 static uint64_t
-copy_range(struct fx *fx, const uint8_t *src, bool whole, uint64_t start, uint64_t len,
+copy_range(struct store_fx *fx, const uint8_t *src, bool whole, uint64_t start, uint64_t len,
 	   bool with_checksum)
 {
 	struct store_part_copy c = {.src_bucket = "b", .src_key = S("src"), .whole = whole};
@@ -533,7 +493,7 @@ copy_range(struct fx *fx, const uint8_t *src, bool whole, uint64_t start, uint64
 static void
 test_part_copy(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t len = 400000;
 	uint8_t *src = gen_data(7, len);
 	struct store_object_info info;
@@ -592,7 +552,7 @@ collect_part(const struct store_part *p, void *arg)
 static void
 test_list_parts(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	uint32_t got[16], *next;
 	struct store_part p;
 	bool truncated;
@@ -647,7 +607,8 @@ collect_upload(const struct store_upload_entry *e, void *arg)
 }
 
 static void
-list_uploads(struct fx *fx, const struct store_upload_query *q, struct listed *l, bool *truncated)
+list_uploads(struct store_fx *fx, const struct store_upload_query *q, struct listed *l,
+	     bool *truncated)
 {
 	memset(l, 0, sizeof(*l));
 	assert_int_equal(store_upload_list(fx->st, "b", q, collect_upload, l, truncated), 0);
@@ -657,7 +618,7 @@ list_uploads(struct fx *fx, const struct store_upload_query *q, struct listed *l
 static void
 test_list_uploads(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	static const char *keys[] = {"d/x", "a", "c", "a", "d/y", "b", "e/z"};
 	char ids[7][STORE_UPLOAD_ID_LEN + 1];
 	struct store_upload_query q = {.max = 3};
@@ -728,7 +689,7 @@ count_upload(const struct store_upload_info *info, void *arg)
 static void
 test_sweep(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_stats before = stats(fx->st), after;
 	struct store_upload_worker *sw;
 	char ids[70][STORE_UPLOAD_ID_LEN + 1];
@@ -801,7 +762,7 @@ collect_cp(const struct store_part *p, void *arg)
 static void
 test_concurrent_parts(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	size_t part_len = 9000, len;
 	uint8_t *data = gen_data(11, 16 * part_len), *got;
 	struct store_complete_part cp[16], *next = cp;
@@ -837,7 +798,7 @@ test_concurrent_parts(void **state)
 static void
 test_create_get(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_upload_info set = {.checksum_algo = 3, .checksum_type = 1};
 	struct store_upload_info info;
 	struct buf key, meta;
@@ -967,7 +928,7 @@ index_tables_fn(struct index_txn *txn, void *arg)
 static void
 test_index_tables(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct index *ix = store_index(fx->st);
 	struct index_txn *txn;
 	struct index_part p;
@@ -1038,7 +999,7 @@ assert_bytes(struct store *st, const char *key, const uint8_t *data, size_t len)
 static void
 test_heal(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	static const size_t sizes1[] = {50001, 60013, 40000}, sizes2[] = {33333, 77777, 20000};
 	size_t len = 200000;
 	uint8_t *data = gen_data(21, len);
@@ -1104,7 +1065,7 @@ test_heal(void **state)
 static void
 test_bucket_delete(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	struct store_upload_info info;
 	struct store_part p;
 	uint8_t *d = gen_data(31, 30000);

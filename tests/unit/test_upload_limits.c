@@ -5,7 +5,6 @@
  * and a 10 GiB object stitched from 160 UploadPartCopy parts completes in one short
  * transaction that reads no chunk and appends no pack byte.
  */
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,57 +23,18 @@
 #include "cairn/store.h"
 #include "cairn/store_upload.h"
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static uint8_t *
-gen_data(uint64_t seed, size_t len)
-{
-	uint8_t *p = malloc(len);
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		p[i] = (uint8_t)((x * 0x2545F4914F6CDD1Dull) >> 56);
-	}
-	return p;
-}
-
-static struct slice
-S(const char *s) {
-	return (struct slice){(const uint8_t *)s, strlen(s)};
-}
+#include "store_fixture.h"
 
 static const struct slice no_meta = {NULL, 0};
-
-struct fx {
-	char dir[64];
-	struct store_config cfg;
-	struct store *st;
-};
 
 /* Store defaults (the chunk sizes cairnd runs with). */
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
+	struct store_fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/cairn-test-uplimits-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	store_config_default(&fx->cfg);
-	fx->cfg.data_dir = fx->dir;
-	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
-	assert_int_equal(store_bucket_create(fx->st, "b", "root", "", NULL), 0);
+	store_fx_open(fx, "uplimits");
 	*state = fx;
 	return 0;
 }
@@ -82,10 +42,9 @@ fx_setup(void **state)
 static int
 fx_teardown(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 
-	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	store_fx_close(fx);
 	free(fx);
 	return 0;
 }
@@ -128,7 +87,7 @@ put_object(struct store *st, const char *key, const uint8_t *p, size_t len)
 static void
 test_part_numbers(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	char id[STORE_UPLOAD_ID_LEN + 1];
 	struct store_complete_part cp;
 	struct store_object_info info;
@@ -155,7 +114,7 @@ test_part_numbers(void **state)
 static void
 test_size_limits(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	const size_t n = 1025; /* 1025 x 5 GiB = 5 TiB + 5 GiB */
 	struct store_complete_part *cp = calloc(STORE_PARTS_MAX, sizeof(*cp));
 	char id[STORE_UPLOAD_ID_LEN + 1];
@@ -229,7 +188,7 @@ read_at(struct store *st, const char *key, uint64_t off, uint8_t *p, size_t len)
 static void
 test_complete_10gib_cheap(void **state)
 {
-	struct fx *fx = *state;
+	struct store_fx *fx = *state;
 	enum { PARTS = 160 };
 	const size_t src_len = 64u << 20;
 	uint8_t *src = gen_data(3, src_len), got[4096];
