@@ -22,7 +22,8 @@ enum {
 	CAIRN_E_RETRY = -1010,        /* a transient conflict; the operation may be retried */
 	CAIRN_E_READONLY = -1011,     /* the store was opened read-only */
 	CAIRN_E_VERSION = -1012,      /* an on-disk record has a version this build cannot read */
-	CAIRN_E_LAST = -1013,
+	CAIRN_E_NOKEY = -1013,        /* a write conditional on the key's ETag found no such key */
+	CAIRN_E_LAST = -1014,
 };
 
 /* Returns a static, human-readable description of rc (a -errno or CAIRN_E_* value). Never NULL. */

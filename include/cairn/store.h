@@ -136,14 +136,15 @@ int store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16]);
 /* Conditions checked atomically with the commit. */
 struct store_put_cond {
 	bool if_none_match_any; /* fail if the key exists */
-	const char *if_match;   /* fail unless the key exists with this ETag (quoted or not) */
+	const char *if_match;   /* fail unless the key exists with this ETag ("*": any) */
 };
 
 /*
  * Commits a finished put as bucket/key with meta (copied), replacing any object there. Durable
  * when it returns 0: pack bytes were fdatasynced before the index commit. Always consumes put.
  * Fills out (out->meta is not set). Returns 0, CAIRN_E_NOTFOUND (no bucket),
- * CAIRN_E_PRECONDITION, CAIRN_E_INVAL (key empty or longer than INDEX_KEY_MAX), or an error.
+ * CAIRN_E_PRECONDITION (a condition failed), CAIRN_E_NOKEY (if_match and no such key),
+ * CAIRN_E_INVAL (key empty or longer than INDEX_KEY_MAX), or an error.
  */
 int store_put_commit(struct store_put *put, const char *bucket, struct slice key, struct slice meta,
 		     const struct store_put_cond *cond, struct store_object_info *out);
@@ -202,7 +203,8 @@ int store_delete(struct store *st, const char *bucket, struct slice key);
 
 /* Copies src to dst without copying data: the new object references the same chunks. meta NULL
  * keeps the source's metadata. Conditions apply to the destination. Returns 0,
- * CAIRN_E_NOTFOUND, CAIRN_E_PRECONDITION or an error. Fills out (out->meta not set). */
+ * CAIRN_E_NOTFOUND, CAIRN_E_PRECONDITION, CAIRN_E_NOKEY or an error. Fills out (out->meta not
+ * set). */
 int store_copy(struct store *st, const char *src_bucket, struct slice src_key,
 	       const char *dst_bucket, struct slice dst_key, const struct slice *meta,
 	       const struct store_put_cond *cond, struct store_object_info *out);

@@ -173,7 +173,7 @@ struct store_complete_part {
  * CAIRN_E_BADDIGEST (a listed part is missing or is not the one described: another upload of it
  * came first); CAIRN_E_INVAL (n is 0 or above STORE_PARTS_MAX, numbers not ascending);
  * CAIRN_E_TOOBIG (more than STORE_MULTIPART_OBJECT_MAX bytes, or meta too large);
- * CAIRN_E_PRECONDITION; or an error.
+ * CAIRN_E_PRECONDITION; CAIRN_E_NOKEY (an If-Match condition and no such key); or an error.
  */
 int store_upload_complete(struct store *st, const char *bucket, struct slice key, const char *id,
 			  const struct store_complete_part *parts, size_t n, struct slice meta,

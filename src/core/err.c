@@ -15,6 +15,7 @@ static const char *const cairn_messages[] = {
 	[-(CAIRN_E_RETRY - CAIRN_E_BASE)] = "transient conflict, retry",
 	[-(CAIRN_E_READONLY - CAIRN_E_BASE)] = "store is read-only",
 	[-(CAIRN_E_VERSION - CAIRN_E_BASE)] = "unsupported on-disk record version",
+	[-(CAIRN_E_NOKEY - CAIRN_E_BASE)] = "no such key for a conditional write",
 };
 
 const char *

@@ -225,6 +225,8 @@ s3err_from_cairn(int rc)
 		return S3E_BUCKET_NOT_EMPTY;
 	case CAIRN_E_PRECONDITION:
 		return S3E_PRECONDITION_FAILED;
+	case CAIRN_E_NOKEY:
+		return S3E_NO_SUCH_KEY;
 	case CAIRN_E_BADDIGEST:
 		return S3E_BAD_DIGEST;
 	case CAIRN_E_RETRY:

@@ -393,7 +393,10 @@ store_cond_check(const struct store_put_cond *cond, bool exists, const struct in
 		return 0;
 	if (cond->if_none_match_any && exists)
 		return CAIRN_E_PRECONDITION;
-	if (cond->if_match && (!exists || !store_etag_matches(cond->if_match, cur)))
+	/* AWS answers If-Match on a key with no current object 404 NoSuchKey, not 412 */
+	if (cond->if_match && !exists)
+		return CAIRN_E_NOKEY;
+	if (cond->if_match && !store_etag_matches(cond->if_match, cur))
 		return CAIRN_E_PRECONDITION;
 	return 0;
 }

@@ -342,7 +342,7 @@ void store_call_read_hook(struct store *st, const struct chunk_id *id);
 /* Checks a key's length. Returns 0 or CAIRN_E_INVAL. */
 int store_key_check(struct slice key);
 /* Checks write conditions against the current object (exists false when there is none).
- * Returns 0 or CAIRN_E_PRECONDITION. */
+ * Returns 0, CAIRN_E_PRECONDITION or CAIRN_E_NOKEY (if_match and no current object). */
 int store_cond_check(const struct store_put_cond *cond, bool exists,
 		     const struct index_object *cur);
 

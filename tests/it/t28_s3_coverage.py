@@ -313,9 +313,22 @@ class CoverageTests(CairnTestCase):
         self.assertS3Error("PreconditionFailed", 412, self.s3.put_object, Bucket=self.bucket,
                            Key="cas", Body=b"stale", IfMatch=etag)
         self.assertEqual(self.body("cas"), b"two")
-        with self.assertRaises(ClientError) as cm:
-            self.s3.put_object(Bucket=self.bucket, Key="cas-missing", Body=b"x", IfMatch=etag)
-        self.assertIn(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], (404, 412))
+        # If-Match on a key with no current object: 404 NoSuchKey (as AWS), for "*" too.
+        for cond in (etag, "*"):
+            self.assertS3Error("NoSuchKey", 404, self.s3.put_object, Bucket=self.bucket,
+                               Key="cas-missing", Body=b"x", IfMatch=cond)
+        self.absent("cas-missing")
+        # CompleteMultipartUpload checks the same conditions where it commits.
+        for key, cond, code, status in (("cas", etag, "PreconditionFailed", 412),
+                                        ("cas-missing", etag, "NoSuchKey", 404)):
+            up = self.s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+            part = self.s3.upload_part(Bucket=self.bucket, Key=key, UploadId=up, PartNumber=1,
+                                       Body=b"multipart")["ETag"]
+            self.assertS3Error(code, status, self.s3.complete_multipart_upload,
+                               Bucket=self.bucket, Key=key, UploadId=up, IfMatch=cond,
+                               MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=up)
+        self.assertEqual(self.body("cas"), b"two")
         self.absent("cas-missing")
 
     def test_put_if_none_match_race(self):

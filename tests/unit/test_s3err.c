@@ -74,6 +74,7 @@ test_from_cairn(void **state)
 	assert_int_equal(s3err_from_cairn(CAIRN_E_INVAL), S3E_INVALID_ARGUMENT);
 	assert_int_equal(s3err_from_cairn(CAIRN_E_NOTEMPTY), S3E_BUCKET_NOT_EMPTY);
 	assert_int_equal(s3err_from_cairn(CAIRN_E_PRECONDITION), S3E_PRECONDITION_FAILED);
+	assert_int_equal(s3err_from_cairn(CAIRN_E_NOKEY), S3E_NO_SUCH_KEY);
 	assert_int_equal(s3err_from_cairn(CAIRN_E_BADDIGEST), S3E_BAD_DIGEST);
 	assert_int_equal(s3err_from_cairn(CAIRN_E_RETRY), S3E_SLOW_DOWN);
 	assert_int_equal(s3err_from_cairn(CAIRN_E_READONLY), S3E_SERVICE_UNAVAILABLE);

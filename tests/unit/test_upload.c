@@ -357,10 +357,10 @@ test_complete_errors(void **state)
 	    store_upload_complete(fx->st, "b", S("e"), id, cp, 2, buf_slice(&meta), NULL, &info),
 	    CAIRN_E_INVAL);
 	buf_fini(&meta);
-	/* A precondition. */
+	/* A precondition: If-Match on a key with no object is CAIRN_E_NOKEY (S3's NoSuchKey). */
 	assert_int_equal(store_upload_complete(fx->st, "b", S("e"), id, cp, 2, no_meta,
 					       &(struct store_put_cond){false, "\"nope\""}, &info),
-			 CAIRN_E_PRECONDITION);
+			 CAIRN_E_NOKEY);
 	assert_fsck_clean(fx->st);
 	/* Only part 2 (part 1 released), then the id is used up. */
 	assert_int_equal(
