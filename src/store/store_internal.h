@@ -263,16 +263,14 @@ struct store_put {
 	size_t alloc;  /* the linear buffer's size */
 	size_t ring;   /* the ring's size, 0 while linear */
 	size_t cap;    /* 2 x the maximum chunk size: a partial chunk always leaves room */
-	size_t start;  /* first byte of the current (partial) chunk */
 	size_t scan;   /* bytes up to here were given to the chunker */
-	size_t fill;   /* bytes up to here hold body data (= received) */
 	size_t fed;    /* bytes up to here were handed to the digest jobs */
 	size_t hashed; /* every digest job has hashed the bytes before this (a lower bound) */
 	EVP_MD_CTX *md5;
 	struct md5_job jobs[STORE_PUT_DIGESTS]; /* [0] the MD5 */
 	int njobs;
 	uint64_t received; /* body bytes fed */
-	uint64_t chunked;  /* object offset just past the last complete chunk */
+	uint64_t chunked;  /* just past the last complete chunk: the partial chunk's first byte */
 	uint64_t nchunks;
 	/* The chunk list: full pages go to an anonymous spill file, the last page stays here. */
 	struct index_page_entry *page;

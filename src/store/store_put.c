@@ -280,29 +280,33 @@ put_chunk(struct store_put *put, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The oldest body byte still needed: the partial chunk's first, or one a digest has not passed. */
+static size_t
+put_low(const struct store_put *put)
+{
+	return put->chunked < put->hashed ? put->chunked : put->hashed;
+}
+
 /* The buffer invariants: the partial chunk, the scanned bytes and the bytes handed to the digests
- * all lie within the filled part, which holds every byte the chunker or a digest still needs. */
+ * all lie within the bytes received, which the buffer holds from the oldest one still needed. */
 static bool
 put_check(const struct store_put *put)
 {
-	size_t low = put->start < put->hashed ? put->start : put->hashed;
-
-	return put->start <= put->scan && put->scan <= put->fill && put->hashed <= put->fed &&
-	       put->fed <= put->fill && put->fill == put->received &&
-	       put->fill - put->start <= put->cap &&
-	       (put->ring ? put->fill - low <= put->ring : put->fill <= put->alloc) &&
-	       put->chunked + (put->fill - put->start) == put->received;
+	return put->chunked <= put->scan && put->scan <= put->received && put->hashed <= put->fed &&
+	       put->fed <= put->received && put->received - put->chunked <= put->cap &&
+	       (put->ring ? put->received - put_low(put) <= put->ring
+			  : put->received <= put->alloc);
 }
 
-/* Hands the bytes up to fill to every digest job. */
+/* Hands every byte received to every digest job. */
 static void
 put_digest_feed(struct store_put *put)
 {
 	int i;
 
 	for (i = 0; i < put->njobs; i++)
-		store_md5_feed(&put->st->md5, &put->jobs[i], put->fill);
-	put->fed = put->fill;
+		store_md5_feed(&put->st->md5, &put->jobs[i], put->received);
+	put->fed = put->received;
 }
 
 /* Every digest covers every byte received; the jobs are idle. */
@@ -312,19 +316,17 @@ put_digest_sync(struct store_put *put)
 	int i;
 
 	for (i = 0; i < put->njobs; i++)
-		store_md5_sync(&put->st->md5, &put->jobs[i], put->fill);
-	put->fed = put->hashed = put->fill;
+		store_md5_sync(&put->st->md5, &put->jobs[i], put->received);
+	put->fed = put->hashed = put->received;
 }
 
-/* Bytes that may be written at fill without overwriting a byte still needed. */
+/* Bytes that may be written after the last one received without overwriting one still needed. */
 static size_t
 put_room(const struct store_put *put)
 {
-	size_t low = put->start < put->hashed ? put->start : put->hashed;
-
 	if (!put->ring)
-		return put->alloc - put->fill;
-	return put->ring - (put->fill - low);
+		return put->alloc - put->received;
+	return put->ring - (put->received - put_low(put));
 }
 
 /* The linear buffer is full: moves the partial chunk into a new ring. Returns 0 or -ENOMEM. */
@@ -340,12 +342,12 @@ put_ring_open(struct store_put *put)
 	if (!base)
 		return -ENOMEM;
 	put_digest_sync(put);
-	memcpy(base + put->start % ring, put->buf + put->start, put->fill - put->start);
+	memcpy(base + put->chunked % ring, put->buf + put->chunked, put->received - put->chunked);
 	free(put->buf);
 	put->buf = base;
 	put->ring = ring;
 	for (i = 0; i < put->njobs; i++)
-		store_md5_rebase(&put->jobs[i], put->buf, put->ring, put->fill);
+		store_md5_rebase(&put->jobs[i], put->buf, put->ring, put->received);
 	return 0;
 }
 
@@ -361,8 +363,8 @@ put_make_room(struct store_put *put)
 		return put_ring_open(put);
 	put_digest_feed(put);
 	target = put->hashed + put->ring / 4;
-	if (target > put->fill)
-		target = put->fill;
+	if (target > put->received)
+		target = put->received;
 	for (i = 0; i < put->njobs; i++)
 		store_md5_wait_pos(&put->st->md5, &put->jobs[i], target);
 	put->hashed = target;
@@ -376,15 +378,14 @@ put_scan(struct store_put *put)
 	size_t n;
 	int rc;
 
-	while (put->scan < put->fill) {
-		n = chunker_scan(&put->ck, put_at(put, put->scan), put->fill - put->scan, &cut);
+	while (put->scan < put->received) {
+		n = chunker_scan(&put->ck, put_at(put, put->scan), put->received - put->scan, &cut);
 		put->scan += n;
 		if (!cut)
 			break;
-		rc = put_chunk(put, put_at(put, put->start), put->scan - put->start);
+		rc = put_chunk(put, put_at(put, put->chunked), put->scan - put->chunked);
 		if (rc < 0)
 			return rc;
-		put->start = put->scan;
 	}
 	return 0;
 }
@@ -412,12 +413,11 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 		}
 		if (n > len)
 			n = len;
-		memcpy(put_at(put, put->fill), q, n);
-		put->fill += n;
+		memcpy(put_at(put, put->received), q, n);
 		put->received += n;
 		q += n;
 		len -= n;
-		if (put->fill - put->fed >= STORE_DIGEST_FEED)
+		if (put->received - put->fed >= STORE_DIGEST_FEED)
 			put_digest_feed(put);
 		rc = put_scan(put);
 		if (rc < 0) {
@@ -435,7 +435,7 @@ store_put_digest_also(struct store_put *put, struct evp_md_ctx_st *ctx)
 	if (put->received > 0 || put->njobs == STORE_PUT_DIGESTS)
 		return CAIRN_E_INVAL;
 	store_md5_job_init(&put->jobs[put->njobs], ctx);
-	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->ring, put->fill);
+	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->ring, put->received);
 	put->njobs++;
 	return 0;
 }
@@ -459,13 +459,12 @@ store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 	put_digest_sync(put);
 	if (!EVP_DigestFinal_ex(put->md5, put->md5sum, &n) || n != 16)
 		abort();
-	if (put->fill > put->start) {
-		rc = put_chunk(put, put_at(put, put->start), put->fill - put->start);
+	if (put->received > put->chunked) {
+		rc = put_chunk(put, put_at(put, put->chunked), put->received - put->chunked);
 		if (rc < 0) {
 			put->err = rc;
 			return rc;
 		}
-		put->start = put->fill;
 	}
 	put->finished = true;
 	if (size)
