@@ -853,6 +853,25 @@ gc_verify(struct store_fx *fx, struct gc_arg *a, uint8_t **data, size_t len)
 	assert_int_equal(fsck_problems(fx->st), 0);
 }
 
+/* Runs the puts of a[GC_N] on threads of their own, their commits held until all have queued,
+ * then reads the commit counters into *after. */
+static void
+gc_run_held(struct store_fx *fx, struct gc_arg *a, struct store_commit_counters *after)
+{
+	struct gc_hold hold = {.st = fx->st, .want = GC_N};
+	pthread_t th[GC_N];
+	int i;
+
+	store_set_commit_hook(fx->st, gc_hook, &hold);
+	for (i = 0; i < GC_N; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, gc_put, &a[i]), 0);
+	for (i = 0; i < GC_N; i++)
+		pthread_join(th[i], NULL);
+	store_set_commit_hook(fx->st, NULL, NULL);
+	assert_false(hold.timed_out);
+	store_commit_counters(fx->st, after);
+}
+
 /* Concurrent commits held until all have queued go through one index transaction, and each
  * caller gets its own result: a failed precondition undoes only its own commit. */
 static void
@@ -861,24 +880,15 @@ test_group_commit(void **state)
 	struct store_fx *fx = *state;
 	size_t len = 6000;
 	struct store_commit_counters c0, c1;
-	struct gc_hold hold = {.st = fx->st, .want = GC_N};
 	struct gc_arg a[GC_N];
 	char keys[GC_N][16];
 	uint8_t *data[GC_N];
-	pthread_t th[GC_N];
 	int i;
 
 	gc_plan(fx, a, keys, data, len);
 	store_commit_counters(fx->st, &c0);
 	assert_int_equal(c0.queued, 0);
-	store_set_commit_hook(fx->st, gc_hook, &hold);
-	for (i = 0; i < GC_N; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, gc_put, &a[i]), 0);
-	for (i = 0; i < GC_N; i++)
-		pthread_join(th[i], NULL);
-	store_set_commit_hook(fx->st, NULL, NULL);
-	assert_false(hold.timed_out);
-	store_commit_counters(fx->st, &c1);
+	gc_run_held(fx, a, &c1);
 	assert_int_equal(c1.commits - c0.commits, GC_N);
 	assert_int_equal(c1.txns - c0.txns, 1); /* all of them in one transaction */
 	assert_int_equal(c1.batch_max, GC_N);
@@ -899,11 +909,9 @@ test_group_commit_refs_cap(void **state)
 	struct store_fx *fx = *state;
 	size_t len = 1536 * 1024;
 	struct store_commit_counters c0, c1;
-	struct gc_hold hold = {.st = fx->st, .want = GC_N};
 	struct gc_arg a[GC_N];
 	char keys[GC_N][16];
 	uint8_t *data[GC_N];
-	pthread_t th[GC_N];
 	int i;
 
 	for (i = 0; i < GC_N; i++) {
@@ -912,14 +920,7 @@ test_group_commit_refs_cap(void **state)
 		a[i] = (struct gc_arg){.st = fx->st, .key = keys[i], .data = data[i], .len = len};
 	}
 	store_commit_counters(fx->st, &c0);
-	store_set_commit_hook(fx->st, gc_hook, &hold);
-	for (i = 0; i < GC_N; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, gc_put, &a[i]), 0);
-	for (i = 0; i < GC_N; i++)
-		pthread_join(th[i], NULL);
-	store_set_commit_hook(fx->st, NULL, NULL);
-	assert_false(hold.timed_out);
-	store_commit_counters(fx->st, &c1);
+	gc_run_held(fx, a, &c1);
 	assert_int_equal(c1.commits - c0.commits, GC_N);
 	assert_true(c1.txns - c0.txns >= 2);
 	assert_true(c1.batch_max < GC_N);
