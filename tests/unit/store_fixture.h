@@ -59,6 +59,35 @@ store_fx_close(struct store_fx *fx)
 	nftw(fx->dir, store_fx_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A cmocka teardown for a fixture malloc'd by its setup: closes the store, frees the fixture. */
+static inline int
+store_fx_teardown(void **state)
+{
+	struct store_fx *fx = *state;
+
+	store_fx_close(fx);
+	free(fx);
+	return 0;
+}
+
+/* store_fsck's problem callback: prints each problem, so a failing check says what it found. */
+static inline void
+store_fx_fsck_print(const char *problem, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "fsck: %s\n", problem);
+}
+
+/* Fails the test unless store_fsck finds st clean. */
+static inline void
+store_fx_assert_fsck_clean(struct store *st)
+{
+	struct store_fsck_result r;
+
+	assert_int_equal(store_fsck(st, store_fx_fsck_print, NULL, &r), 0);
+	assert_int_equal(r.problems, 0);
+}
+
 /* len deterministic pseudo-random bytes (xorshift64*) from seed: incompressible, so zstd is tried
  * and fails. The caller frees them. */
 static inline uint8_t *

@@ -132,22 +132,6 @@ assert_object(struct store *st, const char *key, const uint8_t *data, size_t len
 	free(p);
 }
 
-static void
-fsck_print(const char *problem, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "fsck: %s\n", problem);
-}
-
-static void
-assert_fsck_clean(struct store *st)
-{
-	struct store_fsck_result r;
-
-	assert_int_equal(store_fsck(st, fsck_print, NULL, &r), 0);
-	assert_int_equal(r.problems, 0);
-}
-
 static uint64_t
 pack_bytes(struct store *st)
 {
@@ -194,16 +178,6 @@ fx_setup(void **state)
 	return 0;
 }
 
-static int
-fx_teardown(void **state)
-{
-	struct store_fx *fx = *state;
-
-	store_fx_close(fx);
-	free(fx);
-	return 0;
-}
-
 static void
 fx_reopen(struct store_fx *fx)
 {
@@ -246,13 +220,13 @@ test_gc_reclaims_all(void **state)
 	assert_int_equal(s.packs, 0);
 	assert_int_equal(s.chunks, 0);
 	assert_int_equal(s.dead_bytes, 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	/* Writing goes on into a fresh pack. */
 	d = gen_data(99, 5000);
 	assert_int_equal(put_bytes(fx->st, "again", d, 5000), 0);
 	fx_reopen(fx);
 	assert_object(fx->st, "again", d, 5000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -289,13 +263,13 @@ test_gc_partial(void **state)
 		snprintf(key, sizeof(key), "k%d", i);
 		assert_object(fx->st, key, d[i], 40 << 10);
 	}
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	fx_reopen(fx);
 	for (i = 1; i < 10; i += 2) {
 		snprintf(key, sizeof(key), "k%d", i);
 		assert_object(fx->st, key, d[i], 40 << 10);
 	}
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	for (i = 0; i < 10; i++)
 		free(d[i]);
 }
@@ -327,7 +301,7 @@ test_gc_reader_across_move(void **state)
 	store_get_close(g);
 	assert_memory_equal(p, a, len);
 	assert_object(fx->st, "a", a, len);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(a);
 	free(b);
 	free(p);
@@ -364,10 +338,10 @@ test_gc_dedup_race(void **state)
 	assert_object(fx->st, "y", d, len);
 	assert_int_equal(store_stats(fx->st, &s), 0);
 	assert_int_equal(s.dead_bytes, 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	fx_reopen(fx);
 	assert_object(fx->st, "y", d, len);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -397,10 +371,10 @@ test_gc_inflight_rescue(void **state)
 	assert_true(res.chunks_moved > 0); /* the rescued in-flight records */
 	assert_int_equal(put_commit(b, "d"), 0);
 	assert_object(fx->st, "d", d, 6000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	fx_reopen(fx);
 	assert_object(fx->st, "d", d, 6000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(dead);
 	free(d);
 }
@@ -418,7 +392,7 @@ test_gc_garbage(void **state)
 	assert_int_equal(gc(fx->st, 1000, &res), 0);
 	assert_int_equal(pack_bytes(fx->st), 0);
 	assert_int_equal(res.chunks_moved, 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -438,10 +412,10 @@ test_gc_sync_failure_recovers(void **state)
 	assert_object(fx->st, "a", a, 30000);
 	assert_object(fx->st, "b", b, 30000);
 	assert_object(fx->st, "c", c, 30000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	fx_reopen(fx);
 	assert_object(fx->st, "b", b, 30000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(a);
 	free(b);
 	free(c);
@@ -465,7 +439,7 @@ test_gc_min_free(void **state)
 	fx_reopen(fx);
 	assert_int_equal(put_bytes(fx->st, "b", b, 20000), 0);
 	assert_object(fx->st, "a2", a, 20000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(a);
 	free(b);
 }
@@ -528,12 +502,12 @@ test_fsck_repair(void **state)
 	assert_int_equal(store_fsck_repair(fx->st, NULL, NULL, NULL, &r, &done), 0);
 	assert_int_equal(done.objects_deleted, 1);
 	assert_true(done.chunks_dropped >= 1);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	assert_int_equal(store_get_open(fx->st, "b", S("a"), &g), CAIRN_E_NOTFOUND);
 	assert_object(fx->st, "b", b, 40 << 10);
 	assert_int_equal(put_bytes(fx->st, "a", a, 40 << 10), 0);
 	assert_object(fx->st, "a", a, 40 << 10);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(a);
 	free(b);
 	free(p);
@@ -740,7 +714,7 @@ test_gc_concurrent(void **state)
 		assert_object(fx->st, key, d, stress_len(s.seed[i]));
 		free(d);
 	}
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	pthread_mutex_destroy(&s.mu);
 }
 
@@ -748,17 +722,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_gc_reclaims_all, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_partial, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_reader_across_move, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_dedup_race, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_inflight_rescue, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_garbage, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_sync_failure_recovers, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_min_free, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fsck_repair, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_stats_buckets, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_gc_concurrent, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_reclaims_all, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_partial, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_reader_across_move, fx_setup,
+					    store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_dedup_race, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_inflight_rescue, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_garbage, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_sync_failure_recovers, fx_setup,
+					    store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_min_free, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fsck_repair, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_buckets, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gc_concurrent, fx_setup, store_fx_teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

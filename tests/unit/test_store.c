@@ -119,19 +119,12 @@ assert_object(struct store *st, const char *bucket, const char *key, const uint8
 	free(got);
 }
 
-static void
-fsck_print(const char *problem, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "fsck: %s\n", problem);
-}
-
 static uint64_t
 fsck_problems(struct store *st)
 {
 	struct store_fsck_result r;
 
-	assert_int_equal(store_fsck(st, fsck_print, NULL, &r), 0);
+	assert_int_equal(store_fsck(st, store_fx_fsck_print, NULL, &r), 0);
 	return r.problems;
 }
 
@@ -171,16 +164,6 @@ fx_setup(void **state)
 	if (store_bucket_create(fx->st, "b", "root", "", NULL) != 0)
 		return -1;
 	*state = fx;
-	return 0;
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct store_fx *fx = *state;
-
-	store_fx_close(fx);
-	free(fx);
 	return 0;
 }
 
@@ -1311,7 +1294,7 @@ test_fsck_corrupt(void **state)
 
 	assert_int_equal(put_bytes(fx->st, "b", "a", a, len, 4096, NULL, NULL), 0);
 	assert_int_equal(put_bytes(fx->st, "b", "bb", b, len, 4096, NULL, NULL), 0);
-	assert_int_equal(store_fsck(fx->st, fsck_print, NULL, &r), 0);
+	assert_int_equal(store_fsck(fx->st, store_fx_fsck_print, NULL, &r), 0);
 	assert_int_equal(r.problems, 0);
 	assert_int_equal(r.objects_checked, 2);
 	assert_true(r.chunks_checked > 100);
@@ -1505,34 +1488,36 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_put_get, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_put_ring, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_empty_object, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_range, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_many_pages, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_delete, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_abort, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_checkpoint, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_overwrite_while_reading, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_zombie_restart, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_readers_vs_writer, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_identical, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_dedup_shifted, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_copy, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_concurrent_same, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_conditional, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_buckets, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_put_get, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_put_ring, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_object, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_range, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_many_pages, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_delete, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_abort, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_overwrite_while_reading, fx_setup,
+					    store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_zombie_restart, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_readers_vs_writer, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_identical, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dedup_shifted, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_same, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_conditional, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_buckets, fx_setup, store_fx_teardown),
 	    cmocka_unit_test(test_meta_blob),
-	    cmocka_unit_test_setup_teardown(test_meta_roundtrip, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_lock, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fsck_corrupt, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_fsck_refcount, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_chunk_ops, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_stats_numbers, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_read_hook_and_list, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_group_commit_refs_cap, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_group_commit_storm, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_meta_roundtrip, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fsck_corrupt, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fsck_refcount, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_ops, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_numbers, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_hook_and_list, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_refs_cap, fx_setup,
+					    store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_storm, fx_setup, store_fx_teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

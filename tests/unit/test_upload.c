@@ -69,32 +69,6 @@ fx_setup(void **state)
 	return 0;
 }
 
-static int
-fx_teardown(void **state)
-{
-	struct store_fx *fx = *state;
-
-	store_fx_close(fx);
-	free(fx);
-	return 0;
-}
-
-static void
-fsck_print(const char *problem, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "fsck: %s\n", problem);
-}
-
-static void
-assert_fsck_clean(struct store *st)
-{
-	struct store_fsck_result r;
-
-	assert_int_equal(store_fsck(st, fsck_print, NULL, &r), 0);
-	assert_int_equal(r.problems, 0);
-}
-
 static struct store_stats
 stats(struct store *st)
 {
@@ -189,9 +163,9 @@ test_roundtrip(void **state)
 	assert_int_equal(put_part(fx->st, "obj", id, 1, data[0], lens[0], &parts[0]), 0);
 	assert_int_equal(put_part(fx->st, "obj", id, 2, data[3], lens[3], &again), 0);
 	assert_int_equal(put_part(fx->st, "obj", id, 4, data[3], lens[3], &parts[3]), 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	assert_int_equal(put_part(fx->st, "obj", id, 2, data[1], lens[1], &parts[1]), 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	s = stats(fx->st);
 	assert_int_equal(s.objects, 0);
 	assert_true(s.chunk_refs > 0);
@@ -233,11 +207,11 @@ test_roundtrip(void **state)
 	    CAIRN_E_NOTFOUND);
 	s = stats(fx->st);
 	assert_int_equal(s.objects, 1);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	assert_int_equal(store_delete(fx->st, "b", S("obj")), 0);
 	s = stats(fx->st);
 	assert_int_equal(s.chunk_refs, 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	buf_fini(&meta);
 	for (i = 0; i < 4; i++)
 		free(data[i]);
@@ -267,7 +241,7 @@ test_abort_restores_stats(void **state)
 	assert_int_equal(put_part(fx->st, "k", id, 2, a, 1000, &p), 0);
 	during = stats(fx->st);
 	assert_true(during.chunk_refs > before.chunk_refs);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	assert_int_equal(store_upload_abort(fx->st, "b", id), 0);
 	assert_int_equal(store_upload_abort(fx->st, "b", id), CAIRN_E_NOTFOUND);
 	after = stats(fx->st);
@@ -277,7 +251,7 @@ test_abort_restores_stats(void **state)
 	assert_int_equal(after.raw_bytes, before.raw_bytes);
 	assert_int_equal(after.stored_bytes, before.stored_bytes);
 	assert_true(after.dead_bytes > before.dead_bytes);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	/* A part committed after the abort fails. */
 	assert_int_equal(put_part(fx->st, "k", id, 3, b, 100, &p), CAIRN_E_NOTFOUND);
 	free(a);
@@ -361,7 +335,7 @@ test_complete_errors(void **state)
 	assert_int_equal(store_upload_complete(fx->st, "b", S("e"), id, cp, 2, no_meta,
 					       &(struct store_put_cond){false, "\"nope\""}, &info),
 			 CAIRN_E_NOKEY);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	/* Only part 2 (part 1 released), then the id is used up. */
 	assert_int_equal(
 	    store_upload_complete(fx->st, "b", S("e"), id, cp + 1, 1, no_meta, NULL, &info), 0);
@@ -369,7 +343,7 @@ test_complete_errors(void **state)
 	assert_int_equal(
 	    store_upload_complete(fx->st, "b", S("e"), id, cp + 1, 1, no_meta, NULL, &info),
 	    CAIRN_E_NOTFOUND);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -402,9 +376,9 @@ test_complete_replaces_read_object(void **state)
 	assert_int_equal(store_get_read(g, buf + 1000, 79000, &n), 0);
 	assert_int_equal(n, 79000);
 	assert_memory_equal(buf, old, 80000);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	store_get_close(g);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(buf);
 	buf = read_all(fx->st, "r", &n, &info);
 	assert_int_equal(n, 30000);
@@ -476,7 +450,7 @@ copy_range(struct store_fx *fx, const uint8_t *src, bool whole, uint64_t start, 
 		assert_memory_equal(p.checksum, sha, 32);
 		EVP_MD_CTX_free(cs.sha);
 	}
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	after = stats(fx->st);
 	cpart(&cp, &p);
 	assert_int_equal(
@@ -485,7 +459,7 @@ copy_range(struct store_fx *fx, const uint8_t *src, bool whole, uint64_t start, 
 	assert_int_equal(n, len);
 	assert_memory_equal(got, src + start, len);
 	free(got);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	return after.stored_bytes - before.stored_bytes;
 }
 
@@ -535,7 +509,7 @@ test_part_copy(void **state)
 			 CAIRN_E_NOTFOUND);
 	assert_false(c.src_missing);
 	assert_int_equal(store_upload_abort(fx->st, "b", id), 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(src);
 }
 
@@ -720,7 +694,7 @@ test_sweep(void **state)
 	assert_int_equal(store_upload_walk(fx->st, "b", count_upload, &count), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(store_upload_abort(fx->st, "b", ids[0]), 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -783,13 +757,13 @@ test_concurrent_parts(void **state)
 	assert_int_equal(
 	    store_upload_parts(fx->st, "b", S("par"), id, 0, 100, collect_cp, &next, &tr), 0);
 	assert_int_equal(next - cp, 16);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	assert_int_equal(
 	    store_upload_complete(fx->st, "b", S("par"), id, cp, 16, no_meta, NULL, &info), 0);
 	got = read_all(fx->st, "par", &len, &info);
 	assert_int_equal(len, 16 * part_len);
 	assert_memory_equal(got, data, len);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(got);
 	free(data);
 }
@@ -1015,7 +989,7 @@ test_heal(void **state)
 	assert_int_equal(objs, 1);
 	assert_int_equal(seams, 3);
 	assert_bytes(fx->st, "mp", data, len);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	healed = stats(fx->st);
 	assert_true(healed.dead_bytes > unhealed.dead_bytes);
 	assert_int_equal(healed.logical_bytes, before.logical_bytes + len);
@@ -1041,7 +1015,7 @@ test_heal(void **state)
 	assert_int_equal(objs, 1);
 	assert_int_equal(stats(fx->st).stored_bytes, healed.stored_bytes);
 	assert_bytes(fx->st, "mp2", data, len);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	/* A reader holding the object postpones its healing; a deleted object leaves the queue. */
 	multipart(fx->st, "mp3", data, len, sizes2, 3);
 	assert_int_equal(store_get_open(fx->st, "b", S("mp3"), &g), 0);
@@ -1057,7 +1031,7 @@ test_heal(void **state)
 	assert_int_equal(objs, 1);
 	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
 	assert_int_equal(objs, 0);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(data);
 }
 
@@ -1082,7 +1056,7 @@ test_bucket_delete(void **state)
 	assert_int_equal(store_bucket_create(fx->st, "b", "root", "", NULL), 0);
 	assert_int_equal(store_upload_get(fx->st, "b", id, no_meta, &info, NULL, NULL),
 			 CAIRN_E_NOTFOUND);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(d);
 }
 
@@ -1090,21 +1064,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_abort_restores_stats, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_complete_errors, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_abort_restores_stats, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_complete_errors, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_complete_replaces_read_object, fx_setup,
-					    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_part_copy, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_list_parts, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_list_uploads, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_sweep, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_concurrent_parts, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_create_get, fx_setup, fx_teardown),
+					    store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_part_copy, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_parts, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_uploads, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sweep, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_parts, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_create_get, fx_setup, store_fx_teardown),
 	    cmocka_unit_test(test_part_range),
-	    cmocka_unit_test_setup_teardown(test_heal, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_bucket_delete, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_index_tables, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_heal, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bucket_delete, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_index_tables, fx_setup, store_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

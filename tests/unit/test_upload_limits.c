@@ -40,25 +40,6 @@ fx_setup(void **state)
 }
 
 static int
-fx_teardown(void **state)
-{
-	struct store_fx *fx = *state;
-
-	store_fx_close(fx);
-	free(fx);
-	return 0;
-}
-
-static void
-assert_fsck_clean(struct store *st)
-{
-	struct store_fsck_result r;
-
-	assert_int_equal(store_fsck(st, NULL, NULL, &r), 0);
-	assert_int_equal(r.problems, 0);
-}
-
-static int
 put_part(struct store *st, const char *key, const char *id, uint32_t number, const uint8_t *p,
 	 size_t len, struct store_part *out)
 {
@@ -106,7 +87,7 @@ test_part_numbers(void **state)
 	assert_int_equal(
 	    store_upload_complete(fx->st, "b", S("n"), id, &cp, 1, no_meta, NULL, &info), 0);
 	assert_int_equal(info.size, sizeof(body));
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 }
 
 /* ---- sizes at completion ---- */
@@ -149,7 +130,7 @@ test_size_limits(void **state)
 	/* Nothing happened to the upload. */
 	assert_int_equal(store_upload_get(fx->st, "b", id, S("big"), &ui, NULL, NULL), 0);
 	assert_int_equal(store_stat(fx->st, "b", S("big"), &info, NULL), CAIRN_E_NOTFOUND);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(cp);
 }
 
@@ -232,7 +213,7 @@ test_complete_10gib_cheap(void **state)
 	assert_memory_equal(got + 2048, src, 2048);
 	read_at(fx->st, "ten", PARTS * (uint64_t)src_len - 4096, got, sizeof(got));
 	assert_memory_equal(got, src + src_len - 4096, 4096);
-	assert_fsck_clean(fx->st);
+	store_fx_assert_fsck_clean(fx->st);
 	free(cp);
 	free(src);
 }
@@ -241,9 +222,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_part_numbers, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_size_limits, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_complete_10gib_cheap, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_part_numbers, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_size_limits, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_complete_10gib_cheap, fx_setup, store_fx_teardown),
 	};
 
 	log_set_level(LOG_LEVEL_WARN);
