@@ -8,7 +8,7 @@
  * Puts stream: store_put_write() takes buffers of any size; the bytes are chunked, hashed,
  * deduplicated (against every chunk in the store and against chunks other puts are writing at the
  * same moment), compressed and appended to packs as they arrive, so memory per put stays at a few
- * chunks. MD5 of the body (the S3 ETag) runs on a worker thread beside chunking and hashing.
+ * chunks. The body's MD5 (the S3 ETag) and the chunk ids run on a worker thread beside chunking.
  * Commit fdatasyncs the pack bytes first, then switches the key to the new object in one LMDB
  * transaction: a reader sees the old object or the new one, a crash leaves one or the other.
  *

@@ -7,8 +7,8 @@
  *   store_meta.c     the object metadata blob
  *   store_idmap.c    a hash table keyed by chunk id (the in-flight table, fsck's recount)
  *   store_inflight.c chunks written by puts that are not committed yet (dedup between puts)
- *   store_md5.c      the worker pool that computes body digests (MD5, a signed payload's
- *                    SHA-256) beside chunking
+ *   store_md5.c      the worker pool that computes body digests (MD5 with the chunk ids, a
+ *                    signed payload's SHA-256) beside chunking
  *   store_pin.c      readers' pins on object ids, retiring replaced objects, zombies
  *   store_ref.c      chunk reference counting and pack byte accounting inside write txns
  *   store_put.c      the put pipeline (chunk, hash, dedup, encode, append, spill)
@@ -43,6 +43,7 @@
 
 #include <openssl/evp.h>
 
+#include "cairn/md5sha.h"
 #include "cairn/pack.h"
 #include "cairn/store.h"
 
@@ -82,13 +83,36 @@ struct inflight {
 
 /* ---- digest worker pool (store_md5.c) ---- */
 
-/* One digest following a put's buffer: body bytes pos..limit are still to be hashed. Positions
- * count body bytes from the start; byte i lives at base[i] in a linear buffer (ring 0) and at
- * base[i % ring] in a ring buffer, whose ring bytes are mapped twice in a row so that any ring
- * bytes from there on read contiguously. Fields are the pool's (under its mutex) while busy, the
- * put's while idle. */
+/* A chunk the chunker cut: it ends before body byte end. Its id is the put's hash job's to write
+ * until the job has published it (chunk_hash.nid). */
+struct put_cut {
+	uint64_t end;
+	struct chunk_id id;
+};
+
+/* A put's own hash job: the body's MD5 (the ETag) and the id (SHA-256) of every chunk cut so far,
+ * both computed in one pass over each chunk (md5sha_blocks where the CPU has SHA extensions, else
+ * chunk_id_compute beside md5_blocks). The MD5 covers whole 64-byte blocks up to the job's pos;
+ * the put adds the last bytes when it finishes. */
+struct chunk_hash {
+	struct md5_state md5;
+	struct put_cut *cuts; /* cut i is cuts[i % cap]; the put sizes cap for every cut it holds */
+	size_t cap;
+	uint64_t ncut;	 /* cuts queued (the pool's under its mutex) */
+	uint64_t nid;	 /* cuts whose id is computed (likewise) */
+	uint64_t id_end; /* end of cut nid - 1: where the next chunk starts (the job's) */
+	bool stitched;	 /* md5sha_stitched_available() */
+};
+
+/* One digest following a put's buffer. A stream job hashes body bytes pos..limit into ctx; a
+ * chunk job (ctx NULL, chunks set) hashes the chunks of cuts nid..ncut, pos being where its MD5
+ * stands and limit the last queued cut's end. Positions count body bytes from the start; byte i
+ * lives at base[i] in a linear buffer (ring 0) and at base[i % ring] in a ring buffer, whose ring
+ * bytes are mapped twice in a row so that any ring bytes from there on read contiguously. Fields
+ * are the pool's (under its mutex) while busy, the put's while idle. */
 struct md5_job {
 	EVP_MD_CTX *ctx;
+	struct chunk_hash *chunks;
 	const uint8_t *base;
 	size_t ring;
 	size_t pos;
@@ -113,23 +137,30 @@ struct md5_pool {
 
 int store_md5_start(struct md5_pool *pool);
 void store_md5_stop(struct md5_pool *pool);
-/* Makes job an idle digest into ctx (which the caller owns and initialised). Undo with
- * store_md5_job_fini() once it is idle. */
+/* Makes job an idle stream digest into ctx (which the caller owns and initialised), or with
+ * store_md5_chunks_init an idle chunk job over h (whose cuts and cap the caller set; the rest is
+ * initialised here). Undo with store_md5_job_fini() once it is idle. */
 void store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx);
+void store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h);
 void store_md5_job_fini(struct md5_job *job);
-/* Points idle job at base (a ring of ring bytes, or linear for 0), every byte before pos counted
- * as hashed. */
-void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring, size_t pos);
-/* Moves the job's limit to limit (never back) and queues it when idle: a worker hashes bytes
+/* Points idle job at base (a ring of ring bytes, or linear for 0); its positions stay. */
+void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring);
+/* Moves stream job's limit to limit (never back) and queues it when idle: a worker hashes bytes
  * pos..limit in order. The caller keeps those bytes unchanged until the job has passed them
  * (store_md5_wait_pos, store_md5_wait). Without workers, hashes them inline. */
 void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
-/* Brings job up to limit: waits for a running job to get there, hashes inline for an idle one. */
+/* Queues chunk job's cuts up to ncut (their ends written by the caller), likewise. */
+void store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut);
+/* Brings job up to limit (a chunk job: through its last queued cut): waits for a running job to
+ * get there, hashes inline for an idle one. */
 void store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit);
-/* Waits until job has hashed every byte before pos, which must not pass its limit. */
-void store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos);
+/* Waits until job has hashed every byte before pos, or (a chunk job) has no queued cut left.
+ * Returns the job's pos then. */
+size_t store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos);
 /* Waits until job has caught up with its limit. */
 void store_md5_wait(struct md5_pool *pool, struct md5_job *job);
+/* The number of cuts of chunk job whose ids are ready (cuts before it are the caller's again). */
+uint64_t store_md5_ids(struct md5_pool *pool, struct md5_job *job);
 
 /* ---- group commit (store_commit.c) ---- */
 
@@ -242,14 +273,15 @@ struct store_wctx {
 /* A put checkpoints (records its new chunks in the index with no references) once it holds this
  * many pins in the in-flight table, so the table's memory stays bounded per put. */
 #define STORE_PUT_PINS_MAX 8192
-/* New body bytes are handed to the digest jobs once there are this many (each hand-over takes the
- * pool's mutex). */
+/* New body bytes (and cut chunks) are handed to the digest jobs once there are this many (each
+ * hand-over takes the pool's mutex). */
 #define STORE_DIGEST_FEED (64u << 10)
 /* A put's body buffer: the first STORE_PUT_BUF_MIN bytes (or 2 x the largest chunk when that is
  * smaller) in a linear buffer, so that small puts stay small; a body that outgrows it moves to a
  * ring of 2 x the largest chunk (store_put.c). */
 #define STORE_PUT_BUF_MIN (64u << 10)
-/* Digest jobs per put: the MD5, and one the caller adds (store_put_digest_also). */
+/* Digest jobs per put: the MD5 with the chunk ids, and one the caller adds
+ * (store_put_digest_also). */
 #define STORE_PUT_DIGESTS 2
 #define STORE_PAGE_BYTES (INDEX_PAGE_ENTRIES * sizeof(struct index_page_entry))
 
@@ -264,14 +296,17 @@ struct store_put {
 	size_t ring;   /* the ring's size, 0 while linear */
 	size_t cap;    /* 2 x the maximum chunk size: a partial chunk always leaves room */
 	size_t scan;   /* bytes up to here were given to the chunker */
-	size_t fed;    /* bytes up to here were handed to the digest jobs */
-	size_t hashed; /* every digest job has hashed the bytes before this (a lower bound) */
-	EVP_MD_CTX *md5;
-	struct md5_job jobs[STORE_PUT_DIGESTS]; /* [0] the MD5 */
+	size_t fed;    /* bytes up to here were handed to the stream digest jobs */
+	size_t hashed; /* every digest job has passed the bytes before this (a lower bound) */
+	struct chunk_hash hash;			/* jobs[0]'s: the MD5 and the chunk ids */
+	struct md5_job jobs[STORE_PUT_DIGESTS]; /* [0] the chunk job, [1] a stream digest */
 	int njobs;
 	uint64_t received; /* body bytes fed */
-	uint64_t chunked;  /* just past the last complete chunk: the partial chunk's first byte */
-	uint64_t nchunks;
+	uint64_t ncut;	   /* cuts made (queued to jobs[0] up to hash.ncut) */
+	uint64_t cut_end;  /* end of the last cut: the partial chunk's first byte */
+	uint64_t cut_fed;  /* end of the last cut queued to jobs[0] */
+	uint64_t chunked;  /* end of the last stored chunk (looked up, appended if new, listed) */
+	uint64_t nchunks;  /* chunks stored: cuts before this one are done */
 	/* The chunk list: full pages go to an anonymous spill file, the last page stays here. */
 	struct index_page_entry *page;
 	size_t page_n;

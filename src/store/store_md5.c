@@ -1,7 +1,7 @@
 /*
  * store_md5.c — a small store-wide pool of threads computing body digests beside chunking: the
- * MD5 of every put (the S3 ETag), and another digest a caller asks for (the x-amz-content-sha256
- * check of a signed payload).
+ * MD5 of every put (the S3 ETag) together with the ids of its chunks, and another digest a caller
+ * asks for (the x-amz-content-sha256 check of a signed payload).
  *
  * A digest is serial over the body, so a put cannot split it; what it can do is run it beside
  * its own work. A job follows one digest along the put's buffer: the put moves the job's limit
@@ -10,9 +10,17 @@
  * goes on with the same job while no other job waits, else it requeues it behind them (puts
  * share the workers fairly). The put waits for its jobs to pass bytes before it overwrites them
  * (a ring buffer) and to catch up before it frees them.
+ *
+ * The put's own job is a chunk job: the put queues the chunker's cuts, and the worker hashes
+ * each chunk once for both digests — its SHA-256 (the id) stitched with the body's MD5 over the
+ * same bytes — and publishes the ids, which the put then looks up and stores. The connection
+ * thread is left receiving, chunking and storing; both hash chains run on the worker in about
+ * the time MD5 alone took (docs/performance.md).
  */
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "cairn/chunk.h"
 
 #include "store_internal.h"
 
@@ -62,12 +70,64 @@ md5_span(const struct md5_job *job, size_t max)
 	return n;
 }
 
+/* Chunk job: hashes the chunk [start, end) — its id into id, and the body's MD5 over the whole
+ * blocks up to end. The MD5 stands within a block of start (it stopped at the last block
+ * boundary before the previous chunk's end), so the stitched loop never runs it past end. */
+static void
+md5_chunk_one(const struct md5_job *job, size_t *pos, uint64_t start, uint64_t end,
+	      struct chunk_id *id)
+{
+	struct chunk_hash *h = job->chunks;
+	struct sha256_state sha;
+	uint64_t sp = start;
+	size_t n;
+
+	if (h->stitched) {
+		sha256_init(&sha);
+		n = (size_t)(end - sp) / MD5SHA_BLOCK;
+		md5sha_blocks(&h->md5, md5_at(job, *pos), &sha, md5_at(job, sp), n);
+		*pos += n * MD5SHA_BLOCK;
+		sp += n * MD5SHA_BLOCK;
+		sha256_final(&sha, md5_at(job, sp), (size_t)(end - sp), id->b);
+	} else {
+		chunk_id_compute(md5_at(job, start), (size_t)(end - start), id);
+	}
+	n = (size_t)(end - *pos) / MD5SHA_BLOCK;
+	md5_blocks(&h->md5, md5_at(job, *pos), n);
+	*pos += n * MD5SHA_BLOCK;
+}
+
+/* Chunk job: hashes cuts from its nid on, up to ncut or until about max bytes are done, without
+ * the pool's mutex (the job is this thread's: running, or idle and the put's own), the MD5's
+ * position moving in *pos (the job's pos is read under the mutex by waiting puts). Returns the
+ * number of cuts that now have ids; id_end has moved. */
+static uint64_t
+md5_chunks_step(const struct md5_job *job, size_t *pos, uint64_t ncut, size_t max)
+{
+	struct chunk_hash *h = job->chunks;
+	uint64_t i = h->nid, done = 0;
+
+	while (i < ncut && done < max) {
+		struct put_cut *c = &h->cuts[i % h->cap];
+
+		md5_chunk_one(job, pos, h->id_end, c->end, &c->id);
+		done += c->end - h->id_end;
+		h->id_end = c->end;
+		i++;
+	}
+	return i;
+}
+
 /* Hashes an idle job (or one without workers) up to limit on the calling thread. */
 static void
 md5_hash_inline(struct md5_job *job, size_t limit)
 {
 	size_t n;
 
+	if (job->chunks) {
+		job->chunks->nid = md5_chunks_step(job, &job->pos, job->chunks->ncut, SIZE_MAX);
+		return;
+	}
 	if (limit > job->limit)
 		job->limit = limit;
 	while ((n = md5_span(job, SIZE_MAX)) > 0) {
@@ -96,10 +156,10 @@ md5_wait_step(struct md5_pool *pool, struct md5_job *job)
 	job->nwaiting--;
 }
 
-/* Hashes job until it has caught up with its limit, or until another job waits. Called and
- * returns with the pool's mutex held. */
+/* Hashes stream job until it has caught up with its limit, or until another job waits. Called
+ * and returns with the pool's mutex held. */
 static void
-md5_run(struct md5_pool *pool, struct md5_job *job)
+md5_run_stream(struct md5_pool *pool, struct md5_job *job)
 {
 	const uint8_t *p;
 	size_t n;
@@ -123,6 +183,45 @@ md5_run(struct md5_pool *pool, struct md5_job *job)
 			return;
 		}
 	}
+}
+
+/* Hashes chunk job until every queued cut has its id, or until another job waits; publishes ids
+ * and the MD5's position after each step. Called and returns with the pool's mutex held. */
+static void
+md5_run_chunks(struct md5_pool *pool, struct md5_job *job)
+{
+	struct chunk_hash *h = job->chunks;
+	uint64_t ncut, nid;
+	size_t pos;
+
+	for (;;) {
+		if (h->nid == h->ncut) {
+			job->busy = false;
+			md5_wake(job);
+			return;
+		}
+		ncut = h->ncut;
+		pos = job->pos;
+		pthread_mutex_unlock(&pool->mu);
+		nid = md5_chunks_step(job, &pos, ncut, MD5_STEP);
+		pthread_mutex_lock(&pool->mu);
+		h->nid = nid;
+		job->pos = pos;
+		md5_wake(job);
+		if (h->nid < h->ncut && pool->head) {
+			md5_enqueue(pool, job);
+			return;
+		}
+	}
+}
+
+static void
+md5_run(struct md5_pool *pool, struct md5_job *job)
+{
+	if (job->chunks)
+		md5_run_chunks(pool, job);
+	else
+		md5_run_stream(pool, job);
 }
 
 static void *
@@ -187,6 +286,7 @@ void
 store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 {
 	job->ctx = ctx;
+	job->chunks = NULL;
 	job->base = NULL;
 	job->ring = 0;
 	job->pos = job->limit = 0;
@@ -198,17 +298,37 @@ store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 }
 
 void
+store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h)
+{
+	store_md5_job_init(job, NULL);
+	job->chunks = h;
+	md5_init(&h->md5);
+	h->ncut = h->nid = h->id_end = 0;
+	h->stitched = md5sha_stitched_available();
+}
+
+void
 store_md5_job_fini(struct md5_job *job)
 {
 	pthread_cond_destroy(&job->cv);
 }
 
 void
-store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring, size_t pos)
+store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring)
 {
 	job->base = base;
 	job->ring = ring;
-	job->pos = job->limit = pos;
+}
+
+/* Queues an idle job that has work; called with the pool's mutex held. */
+static void
+md5_kick(struct md5_pool *pool, struct md5_job *job, bool has_work)
+{
+	if (!job->busy && has_work) {
+		job->busy = true;
+		md5_enqueue(pool, job);
+		pthread_cond_signal(&pool->work_cv);
+	}
 }
 
 void
@@ -220,11 +340,23 @@ store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 	}
 	pthread_mutex_lock(&pool->mu);
 	job->limit = limit;
-	if (!job->busy && job->pos < limit) {
-		job->busy = true;
-		md5_enqueue(pool, job);
-		pthread_cond_signal(&pool->work_cv);
+	md5_kick(pool, job, job->pos < limit);
+	pthread_mutex_unlock(&pool->mu);
+}
+
+void
+store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut)
+{
+	struct chunk_hash *h = job->chunks;
+
+	if (pool->nthreads == 0) {
+		h->ncut = ncut;
+		md5_hash_inline(job, 0);
+		return;
 	}
+	pthread_mutex_lock(&pool->mu);
+	h->ncut = ncut;
+	md5_kick(pool, job, h->nid < ncut);
 	pthread_mutex_unlock(&pool->mu);
 }
 
@@ -236,7 +368,7 @@ store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
 	if (pool->nthreads > 0) {
 		pthread_mutex_lock(&pool->mu);
 		busy = job->busy;
-		if (busy)
+		if (busy && !job->chunks)
 			job->limit = limit;
 		while (job->busy)
 			md5_wait_step(pool, job);
@@ -248,15 +380,19 @@ store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
 		md5_hash_inline(job, limit);
 }
 
-void
+size_t
 store_md5_wait_pos(struct md5_pool *pool, struct md5_job *job, size_t pos)
 {
+	size_t at;
+
 	if (pool->nthreads == 0)
-		return;
+		return job->pos;
 	pthread_mutex_lock(&pool->mu);
 	while (job->busy && job->pos < pos)
 		md5_wait_step(pool, job);
+	at = job->pos;
 	pthread_mutex_unlock(&pool->mu);
+	return at;
 }
 
 void
@@ -268,4 +404,17 @@ store_md5_wait(struct md5_pool *pool, struct md5_job *job)
 	while (job->busy)
 		md5_wait_step(pool, job);
 	pthread_mutex_unlock(&pool->mu);
+}
+
+uint64_t
+store_md5_ids(struct md5_pool *pool, struct md5_job *job)
+{
+	uint64_t n;
+
+	if (pool->nthreads == 0)
+		return job->chunks->nid;
+	pthread_mutex_lock(&pool->mu);
+	n = job->chunks->nid;
+	pthread_mutex_unlock(&pool->mu);
+	return n;
 }

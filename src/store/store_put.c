@@ -2,16 +2,18 @@
  * store_put.c — the put pipeline: body bytes in, chunks out.
  *
  * store_put_write() copies the caller's bytes into the put's own buffer (a ring of 2 x the
- * maximum chunk size for all but small bodies), hands the new region to the digest pool (the MD5,
- * and a digest the caller added) and, at the same time, runs the chunker over it. Each complete
- * chunk is hashed (SHA-256, its id), looked up (in-flight table, then index), and only when new
- * encoded with an encoder lent for that chunk and appended (store_inflight.c). The chunk's id and
+ * maximum chunk size for all but small bodies) and runs the chunker over them. Each cut goes to
+ * the put's chunk job on the digest pool, which computes the chunk's id (SHA-256) together with
+ * the body's MD5 over the same bytes; a digest the caller added gets the new bytes too. As ids
+ * come back the put looks each chunk up (in-flight table, then index) and only when new encodes
+ * it with an encoder lent for that chunk and appends it (store_inflight.c). The chunk's id and
  * end offset join the put's chunk list: the list's last page stays in memory, full pages go to an
  * anonymous spill file, so a put of any size holds a bounded amount of memory; commit streams the
  * pages back into the index.
  *
- * Bytes the buffer holds are never overwritten before every digest job has passed them, and the
- * move from the small linear buffer to the ring first waits for the jobs to catch up.
+ * Bytes the buffer holds are never overwritten before every digest job has passed them and the
+ * put has stored their chunk, and the move from the small linear buffer to the ring first waits
+ * for the jobs to catch up.
  *
  * Abort: records the put appended stay in their packs with nothing referencing them (dead space
  * that is not in the index, except chunks a checkpoint recorded with refcount 0). The compactor
@@ -96,11 +98,13 @@ store_put_begin(struct store *st, struct store_put **out)
 	put->ring = 0;
 	put->buf = malloc(put->alloc);
 	put->page = malloc(STORE_PAGE_BYTES);
-	put->md5 = EVP_MD_CTX_new();
-	if (!put->buf || !put->page || !put->md5 || !EVP_DigestInit_ex(put->md5, EVP_md5(), NULL))
+	/* every cut the buffer can hold: chunks are at least min_size, the ring a page more than cap */
+	put->hash.cap = (put->cap + (size_t)sysconf(_SC_PAGESIZE)) / st->cfg.chunking.min_size + 2;
+	put->hash.cuts = malloc(put->hash.cap * sizeof(*put->hash.cuts));
+	if (!put->buf || !put->page || !put->hash.cuts)
 		abort();
-	store_md5_job_init(&put->jobs[0], put->md5);
-	store_md5_rebase(&put->jobs[0], put->buf, 0, 0);
+	store_md5_chunks_init(&put->jobs[0], &put->hash);
+	store_md5_rebase(&put->jobs[0], put->buf, 0);
 	put->njobs = 1;
 	put->spill_fd = -1;
 	store_gc_put_enter(st, &put->gc_gen);
@@ -130,7 +134,7 @@ store_put_free(struct store_put *put)
 		store_inflight_unpin(put->st, put->pinned, put->npinned);
 	if (put->spill_fd >= 0)
 		close(put->spill_fd);
-	EVP_MD_CTX_free(put->md5);
+	free(put->hash.cuts);
 	free(put->pinned);
 	free(put->page);
 	put_buf_free(put);
@@ -262,62 +266,96 @@ put_page_add(struct store_put *put, const struct chunk_id *id, uint64_t end)
 	return 0;
 }
 
-static int
-put_chunk(struct store_put *put, const uint8_t *p, size_t len)
-{
-	struct chunk_id id;
-	int rc;
-
-	chunk_id_compute(p, len, &id);
-	rc = put_store_chunk(put, &id, p, len);
-	if (rc < 0)
-		return rc;
-	rc = put_page_add(put, &id, put->chunked + len);
-	if (rc < 0)
-		return rc;
-	put->chunked += len;
-	put->nchunks++;
-	return 0;
-}
-
-/* The oldest body byte still needed: the partial chunk's first, or one a digest has not passed. */
+/* The oldest body byte still needed: the first of a chunk not stored yet, or one a digest has not
+ * passed. */
 static size_t
 put_low(const struct store_put *put)
 {
 	return put->chunked < put->hashed ? put->chunked : put->hashed;
 }
 
-/* The buffer invariants: the partial chunk, the scanned bytes and the bytes handed to the digests
- * all lie within the bytes received, which the buffer holds from the oldest one still needed. */
+/* The buffer invariants: stored chunks, cuts, the scanned bytes and the bytes handed to the
+ * digests all lie within the bytes received, which the buffer holds from the oldest one still
+ * needed; the cut table holds every cut not stored yet. */
 static bool
 put_check(const struct store_put *put)
 {
-	return put->chunked <= put->scan && put->scan <= put->received && put->hashed <= put->fed &&
-	       put->fed <= put->received && put->received - put->chunked <= put->cap &&
+	return put->chunked <= put->cut_end && put->cut_end <= put->scan &&
+	       put->scan <= put->received && put->hashed <= put->received &&
+	       put->fed <= put->received && put->ncut - put->nchunks <= put->hash.cap &&
 	       (put->ring ? put->received - put_low(put) <= put->ring
 			  : put->received <= put->alloc);
 }
 
-/* Hands every byte received to every digest job. */
+/* Queues the cuts made since the last call to the chunk job; returns how many have ids. */
+static uint64_t
+put_cuts_feed(struct store_put *put)
+{
+	if (put->ncut != put->hash.ncut) {
+		store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut);
+		put->cut_fed = put->cut_end;
+	}
+	return store_md5_ids(&put->st->md5, &put->jobs[0]);
+}
+
+/* Stores the chunks whose ids have come back, up to cut nid. */
+static int
+put_store_ready(struct store_put *put, uint64_t nid)
+{
+	const struct put_cut *c;
+	int rc;
+
+	for (; put->nchunks < nid; put->nchunks++) {
+		c = &put->hash.cuts[put->nchunks % put->hash.cap];
+		rc = put_store_chunk(put, &c->id, put_at(put, put->chunked),
+				     (size_t)(c->end - put->chunked));
+		if (rc < 0)
+			return rc;
+		rc = put_page_add(put, &c->id, c->end);
+		if (rc < 0)
+			return rc;
+		put->chunked = c->end;
+	}
+	return 0;
+}
+
+/* Records a cut before body byte end. */
+static void
+put_cut_add(struct store_put *put, uint64_t end)
+{
+	assert(put->ncut - put->nchunks < put->hash.cap);
+	put->hash.cuts[put->ncut % put->hash.cap].end = end;
+	put->ncut++;
+	put->cut_end = end;
+}
+
+/* Hands every byte received to every stream digest job. */
 static void
 put_digest_feed(struct store_put *put)
 {
 	int i;
 
-	for (i = 0; i < put->njobs; i++)
+	for (i = 1; i < put->njobs; i++)
 		store_md5_feed(&put->st->md5, &put->jobs[i], put->received);
 	put->fed = put->received;
 }
 
-/* Every digest covers every byte received; the jobs are idle. */
+/* Every cut has its id and every stream digest covers every byte received; the jobs are idle
+ * (their positions the put's to read). */
 static void
 put_digest_sync(struct store_put *put)
 {
+	size_t low = put->received;
 	int i;
 
-	for (i = 0; i < put->njobs; i++)
+	put_cuts_feed(put);
+	for (i = 0; i < put->njobs; i++) {
 		store_md5_sync(&put->st->md5, &put->jobs[i], put->received);
-	put->fed = put->hashed = put->received;
+		if (put->jobs[i].pos < low)
+			low = put->jobs[i].pos;
+	}
+	put->fed = put->received;
+	put->hashed = low;
 }
 
 /* Bytes that may be written after the last one received without overwriting one still needed. */
@@ -329,65 +367,74 @@ put_room(const struct store_put *put)
 	return put->ring - (put->received - put_low(put));
 }
 
-/* The linear buffer is full: moves the partial chunk into a new ring. Returns 0 or -ENOMEM. */
+/* The linear buffer is full: moves the bytes still needed into a new ring. Returns 0, -ENOMEM or
+ * the error of storing a chunk. */
 static int
 put_ring_open(struct store_put *put)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t ring = (put->cap + page - 1) / page * page;
+	size_t ring = (put->cap + page - 1) / page * page, low;
 	uint8_t *base;
-	int i;
+	int i, rc;
 
 	base = put_ring_map(ring);
 	if (!base)
 		return -ENOMEM;
 	put_digest_sync(put);
-	memcpy(base + put->chunked % ring, put->buf + put->chunked, put->received - put->chunked);
+	rc = put_store_ready(put, put->ncut);
+	if (rc < 0) {
+		munmap(base, 2 * ring);
+		return rc;
+	}
+	low = put_low(put);
+	memcpy(base + low % ring, put->buf + low, put->received - low);
 	free(put->buf);
 	put->buf = base;
 	put->ring = ring;
 	for (i = 0; i < put->njobs; i++)
-		store_md5_rebase(&put->jobs[i], put->buf, put->ring, put->received);
+		store_md5_rebase(&put->jobs[i], put->buf, put->ring);
 	return 0;
 }
 
 /* Makes room for more bytes: opens the ring, or waits until the digests have passed a quarter of
- * it more (the partial chunk alone never fills a ring of twice the largest chunk). */
+ * it more and stores the chunks whose ids came back (the partial chunk alone never fills a ring
+ * of twice the largest chunk). */
 static int
 put_make_room(struct store_put *put)
 {
-	size_t target;
+	size_t target, at, low = SIZE_MAX;
 	int i;
 
 	if (!put->ring)
 		return put_ring_open(put);
 	put_digest_feed(put);
-	target = put->hashed + put->ring / 4;
+	put_cuts_feed(put);
+	target = put_low(put) + put->ring / 4;
 	if (target > put->received)
 		target = put->received;
-	for (i = 0; i < put->njobs; i++)
-		store_md5_wait_pos(&put->st->md5, &put->jobs[i], target);
-	put->hashed = target;
-	return 0;
+	for (i = 0; i < put->njobs; i++) {
+		at = store_md5_wait_pos(&put->st->md5, &put->jobs[i], target);
+		if (at < low)
+			low = at;
+	}
+	put->hashed = low;
+	return put_store_ready(put, store_md5_ids(&put->st->md5, &put->jobs[0]));
 }
 
-static int
+/* Runs the chunker over the bytes received, recording each cut. */
+static void
 put_scan(struct store_put *put)
 {
 	bool cut;
 	size_t n;
-	int rc;
 
 	while (put->scan < put->received) {
 		n = chunker_scan(&put->ck, put_at(put, put->scan), put->received - put->scan, &cut);
 		put->scan += n;
 		if (!cut)
 			break;
-		rc = put_chunk(put, put_at(put, put->chunked), put->scan - put->chunked);
-		if (rc < 0)
-			return rc;
+		put_cut_add(put, put->scan);
 	}
-	return 0;
 }
 
 int
@@ -417,12 +464,17 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 		put->received += n;
 		q += n;
 		len -= n;
-		if (put->received - put->fed >= STORE_DIGEST_FEED)
+		if (put->njobs > 1 && put->received - put->fed >= STORE_DIGEST_FEED)
 			put_digest_feed(put);
-		rc = put_scan(put);
-		if (rc < 0) {
-			put->err = rc;
-			return rc;
+		put_scan(put);
+		/* in batches, like the bytes above: a body smaller than one batch is hashed inline
+		 * when it finishes, with no hand-over to a worker and back */
+		if (put->cut_end - put->cut_fed >= STORE_DIGEST_FEED) {
+			rc = put_store_ready(put, put_cuts_feed(put));
+			if (rc < 0) {
+				put->err = rc;
+				return rc;
+			}
 		}
 		assert(put_check(put));
 	}
@@ -435,7 +487,7 @@ store_put_digest_also(struct store_put *put, struct evp_md_ctx_st *ctx)
 	if (put->received > 0 || put->njobs == STORE_PUT_DIGESTS)
 		return CAIRN_E_INVAL;
 	store_md5_job_init(&put->jobs[put->njobs], ctx);
-	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->ring, put->received);
+	store_md5_rebase(&put->jobs[put->njobs], put->buf, put->ring);
 	put->njobs++;
 	return 0;
 }
@@ -449,23 +501,22 @@ store_put_digest_sync(struct store_put *put)
 int
 store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 {
-	unsigned int n = 0;
+	const struct md5_job *job = &put->jobs[0];
 	int rc;
 
 	if (put->err)
 		return put->err;
 	if (put->finished)
 		return CAIRN_E_INVAL;
+	if (put->received > put->cut_end)
+		put_cut_add(put, put->received); /* the last, partial chunk */
 	put_digest_sync(put);
-	if (!EVP_DigestFinal_ex(put->md5, put->md5sum, &n) || n != 16)
-		abort();
-	if (put->received > put->chunked) {
-		rc = put_chunk(put, put_at(put, put->chunked), put->received - put->chunked);
-		if (rc < 0) {
-			put->err = rc;
-			return rc;
-		}
+	rc = put_store_ready(put, put->ncut);
+	if (rc < 0) {
+		put->err = rc;
+		return rc;
 	}
+	md5_final(&put->hash.md5, put_at(put, job->pos), put->received - job->pos, put->md5sum);
 	put->finished = true;
 	if (size)
 		*size = put->received;

@@ -28,6 +28,7 @@
 #include "cairn/hex.h"
 #include "cairn/index.h"
 #include "cairn/log.h"
+#include "cairn/md5sha.h"
 #include "cairn/pack.h"
 #include "cairn/store.h"
 
@@ -1206,15 +1207,15 @@ ring_put(void *arg)
 	return NULL;
 }
 
-/* Default chunk sizes (a 256 KiB ring) and bodies around the linear buffer's end and far past
- * the ring, written in pieces from 1 byte to the whole body, four puts at a time so that they
- * share the digest workers and wait for them to pass bytes before overwriting them. */
+/* Bodies around the linear buffer's end and far past the ring, written in pieces from 1 byte to
+ * the whole body, four puts at a time so that they share the digest workers and wait for them to
+ * pass bytes (and return chunk ids) before overwriting them; with the given chunk sizes, and the
+ * chunk ids and MD5 computed together (stitched) or apart. */
 static void
-test_put_ring(void **state)
+put_ring_run(struct store_fx *fx, struct chunker_params chunking, bool stitched)
 {
 	static const size_t lens[] = {0, 1, 65535, 65536, 65537, 262144, 262145, 3u << 20};
 	static const size_t steps[] = {1000, 32768, 1 << 20, 4 << 20};
-	struct store_fx *fx = *state;
 	struct ring_arg ra[4];
 	pthread_t th[4];
 	uint8_t *data[4];
@@ -1224,7 +1225,9 @@ test_put_ring(void **state)
 	store_close(fx->st);
 	store_config_default(&fx->cfg);
 	fx->cfg.data_dir = fx->dir;
+	fx->cfg.chunking = chunking;
 	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	md5sha_use_extensions(stitched);
 	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
 		for (si = 0; si < sizeof(steps) / sizeof(steps[0]); si++) {
 			for (i = 0; i < 4; i++) {
@@ -1239,7 +1242,40 @@ test_put_ring(void **state)
 			}
 		}
 	}
+	md5sha_use_extensions(true);
 	assert_int_equal(fsck_problems(fx->st), 0);
+}
+
+/* Default chunk sizes: a 256 KiB ring, a few chunks in it at a time. */
+static void
+test_put_ring(void **state)
+{
+	struct chunker_params p;
+
+	chunker_params_default(&p);
+	put_ring_run(*state, p, true);
+}
+
+/* The same through the portable path (chunk_id_compute beside md5_blocks), which CPUs without
+ * SHA extensions take. */
+static void
+test_put_ring_portable(void **state)
+{
+	struct chunker_params p;
+
+	chunker_params_default(&p);
+	put_ring_run(*state, p, false);
+}
+
+/* The smallest chunks the chunker allows: a 4 KiB ring holding dozens of cuts at once, so the
+ * cut table runs full circle many times per put. */
+static void
+test_put_ring_tiny_chunks(void **state)
+{
+	struct chunker_params p = {.min_size = 64, .avg_size = 256, .max_size = 1024};
+
+	put_ring_run(*state, p, true);
+	put_ring_run(*state, p, false);
 }
 
 /* ---- fsck and corruption ---- */
@@ -1490,6 +1526,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_put_get, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_put_ring, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_put_ring_portable, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_put_ring_tiny_chunks, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_object, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_range, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_many_pages, fx_setup, store_fx_teardown),
