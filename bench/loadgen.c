@@ -24,9 +24,9 @@
  *   --pids P[,P…] (server processes whose CPU time and VmHWM are reported), --expires SEC.
  *
  * Object bytes: object u holds the stream seeded by (seed, u) — the AES-128-CTR keystream under
- * a key drawn from (seed, u): incompressible, computable at any offset (so a GET can be checked, and the parts
- * of a multipart upload are made independently), and the same seed under another prefix gives a
- * byte-identical copy (every chunk a duplicate).
+ * a key drawn from (seed, u): incompressible, computable at any offset (so a GET can be
+ * checked, and the parts of a multipart upload are made independently), and the same seed under
+ * another prefix gives a byte-identical copy (every chunk a duplicate).
  * Credentials: LOADGEN_ACCESS_KEY and LOADGEN_SECRET_KEY; without both, requests go unsigned.
  * Output: "name: value unit" lines on stdout: ops, errors, bytes, seconds, ops_per_s, MB_per_s
  * (10^6 bytes), p50_ms and p99_ms of per-request latency, and with --pids the servers' CPU seconds

@@ -51,7 +51,7 @@ void sha256_blocks(struct sha256_state *s, const uint8_t *p, size_t nblocks);
 void sha256_final(struct sha256_state *s, const uint8_t *tail, size_t len, uint8_t out[32]);
 
 /* md5_blocks(m, p, nblocks) and sha256_blocks(s, q, nblocks) in one interleaved loop. */
-void md5sha_blocks(struct md5_state *m, const uint8_t *p, struct sha256_state *s,
-		   const uint8_t *q, size_t nblocks);
+void md5sha_blocks(struct md5_state *m, const uint8_t *p, struct sha256_state *s, const uint8_t *q,
+		   size_t nblocks);
 
 #endif

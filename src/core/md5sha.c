@@ -131,8 +131,22 @@ md5_blocks(struct md5_state *s, const uint8_t *p, size_t nblocks)
 		uint32_t a0 = a, b0 = b, c0 = c, d0 = d;
 
 		md5_load(m, p);
-		MD5_Q0; MD5_Q1; MD5_Q2; MD5_Q3; MD5_Q4; MD5_Q5; MD5_Q6; MD5_Q7;
-		MD5_Q8; MD5_Q9; MD5_Q10; MD5_Q11; MD5_Q12; MD5_Q13; MD5_Q14; MD5_Q15;
+		MD5_Q0;
+		MD5_Q1;
+		MD5_Q2;
+		MD5_Q3;
+		MD5_Q4;
+		MD5_Q5;
+		MD5_Q6;
+		MD5_Q7;
+		MD5_Q8;
+		MD5_Q9;
+		MD5_Q10;
+		MD5_Q11;
+		MD5_Q12;
+		MD5_Q13;
+		MD5_Q14;
+		MD5_Q15;
 		a += a0;
 		b += b0;
 		c += c0;
@@ -199,21 +213,20 @@ md5_final(struct md5_state *s, const uint8_t *tail, size_t len, uint8_t out[16])
 #define MD5SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
 static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 /* Four rounds r*4 .. r*4+3 on the state halves S0 (ABEF) and S1 (CDGH) with message words w. */
 #define SHA_ROUNDS(r, w)                                                                           \
 	do {                                                                                       \
-		__m128i mk_ = _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&sha256_k[4 * (r)])); \
+		__m128i mk_ =                                                                      \
+		    _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)&sha256_k[4 * (r)]));        \
 		S1 = _mm_sha256rnds2_epu32(S1, S0, mk_);                                           \
 		S0 = _mm_sha256rnds2_epu32(S0, S1, _mm_shuffle_epi32(mk_, 0x0E));                  \
 	} while (0)
@@ -309,8 +322,22 @@ sha256_blocks(struct sha256_state *s, const uint8_t *q, size_t nblocks)
 		__m128i s0 = S0, s1 = S1;
 		SHA_LOAD(q);
 
-		SHA_Q0; SHA_Q1; SHA_Q2; SHA_Q3; SHA_Q4; SHA_Q5; SHA_Q6; SHA_Q7;
-		SHA_Q8; SHA_Q9; SHA_Q10; SHA_Q11; SHA_Q12; SHA_Q13; SHA_Q14; SHA_Q15;
+		SHA_Q0;
+		SHA_Q1;
+		SHA_Q2;
+		SHA_Q3;
+		SHA_Q4;
+		SHA_Q5;
+		SHA_Q6;
+		SHA_Q7;
+		SHA_Q8;
+		SHA_Q9;
+		SHA_Q10;
+		SHA_Q11;
+		SHA_Q12;
+		SHA_Q13;
+		SHA_Q14;
+		SHA_Q15;
 		S0 = _mm_add_epi32(S0, s0);
 		S1 = _mm_add_epi32(S1, s1);
 	}
@@ -333,10 +360,38 @@ md5sha_blocks(struct md5_state *ms, const uint8_t *p, struct sha256_state *ss, c
 		SHA_LOAD(q);
 
 		md5_load(m, p);
-		MD5_Q0; SHA_Q0; MD5_Q1; SHA_Q1; MD5_Q2; SHA_Q2; MD5_Q3; SHA_Q3;
-		MD5_Q4; SHA_Q4; MD5_Q5; SHA_Q5; MD5_Q6; SHA_Q6; MD5_Q7; SHA_Q7;
-		MD5_Q8; SHA_Q8; MD5_Q9; SHA_Q9; MD5_Q10; SHA_Q10; MD5_Q11; SHA_Q11;
-		MD5_Q12; SHA_Q12; MD5_Q13; SHA_Q13; MD5_Q14; SHA_Q14; MD5_Q15; SHA_Q15;
+		MD5_Q0;
+		SHA_Q0;
+		MD5_Q1;
+		SHA_Q1;
+		MD5_Q2;
+		SHA_Q2;
+		MD5_Q3;
+		SHA_Q3;
+		MD5_Q4;
+		SHA_Q4;
+		MD5_Q5;
+		SHA_Q5;
+		MD5_Q6;
+		SHA_Q6;
+		MD5_Q7;
+		SHA_Q7;
+		MD5_Q8;
+		SHA_Q8;
+		MD5_Q9;
+		SHA_Q9;
+		MD5_Q10;
+		SHA_Q10;
+		MD5_Q11;
+		SHA_Q11;
+		MD5_Q12;
+		SHA_Q12;
+		MD5_Q13;
+		SHA_Q13;
+		MD5_Q14;
+		SHA_Q14;
+		MD5_Q15;
+		SHA_Q15;
 		a += a0;
 		b += b0;
 		c += c0;

@@ -98,7 +98,7 @@ store_put_begin(struct store *st, struct store_put **out)
 	put->ring = 0;
 	put->buf = malloc(put->alloc);
 	put->page = malloc(STORE_PAGE_BYTES);
-	/* every cut the buffer can hold: chunks are at least min_size, the ring a page more than cap */
+	/* room for every cut the buffer can hold: chunks have min_size bytes or more */
 	put->hash.cap = (put->cap + (size_t)sysconf(_SC_PAGESIZE)) / st->cfg.chunking.min_size + 2;
 	put->hash.cuts = malloc(put->hash.cap * sizeof(*put->hash.cuts));
 	if (!put->buf || !put->page || !put->hash.cuts)
