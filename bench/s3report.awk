@@ -112,6 +112,19 @@ function target_value(i,    r) {
 		return ratio[r]
 	return val[r, "cairn"]
 }
+# The runs behind a target on cairn's own figure, in the order they ran: on a shared machine the
+# spread says as much as the median.
+function target_runs(i,    n, a, j, s) {
+	if (twhat[i] == "rss" || twhat[i] == "ratio")
+		return ""
+	n = split(runs[trow[i], "cairn"], a, " ")
+	if (n < 2)
+		return ""
+	s = ""
+	for (j = 1; j <= n; j++)
+		s = s (j > 1 ? ", " : "") fmt(a[j] + 0)
+	return "(runs " s ")"
+}
 function target_status(i, v) {
 	if (v == "")
 		return "n/a"
@@ -206,7 +219,8 @@ function table(    i, r, w, reason) {
 	printf "\ntargets\n"
 	for (i = 1; i <= nt; i++)
 		printf "  %-58s %10s %-5s  %s\n", tname[i],
-			tval[i] == "" ? "-" : fmt(tval[i]), tunit[i], tstat[i]
+			tval[i] == "" ? "-" : fmt(tval[i]), tunit[i],
+			target_runs(i) == "" ? tstat[i] : sprintf("%-4s  %s", tstat[i], target_runs(i))
 	printf "  %d ok, %d MISS, %d n/a\n", count["ok"], count["MISS"], count["n/a"]
 	for (i = 1; i <= nfail; i++)
 		printf "%s%s\n", i == 1 ? "\nfailed runs\n  " : "  ", fails[i]
