@@ -101,12 +101,13 @@ struct chunk_hash {
 	uint64_t ncut;	 /* cuts queued (the pool's under its mutex) */
 	uint64_t nid;	 /* cuts whose id is computed (likewise) */
 	uint64_t id_end; /* end of cut nid - 1: where the next chunk starts (the job's) */
+	uint64_t md5_at; /* the MD5 covers the body's whole blocks before this (the job's) */
 	bool stitched;	 /* md5sha_stitched_available() */
 };
 
 /* One digest following a put's buffer. A stream job hashes body bytes pos..limit into ctx; a
- * chunk job (ctx NULL, chunks set) hashes the chunks of cuts nid..ncut, pos being where its MD5
- * stands and limit the last queued cut's end. Positions count body bytes from the start; byte i
+ * chunk job (ctx NULL, chunks set) hashes the chunks of cuts nid..ncut and runs the MD5 over
+ * every whole block below limit, pos being the oldest byte it still needs. Positions count body bytes from the start; byte i
  * lives at base[i] in a linear buffer (ring 0) and at base[i % ring] in a ring buffer, whose ring
  * bytes are mapped twice in a row so that any ring bytes from there on read contiguously. Fields
  * are the pool's (under its mutex) while busy, the put's while idle. */
@@ -149,10 +150,11 @@ void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring);
  * pos..limit in order. The caller keeps those bytes unchanged until the job has passed them
  * (store_md5_wait_pos, store_md5_wait). Without workers, hashes them inline. */
 void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
-/* Queues chunk job's cuts up to ncut (their ends written by the caller), likewise. */
-void store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut);
-/* Brings job up to limit (a chunk job: through its last queued cut): waits for a running job to
- * get there, hashes inline for an idle one. */
+/* Queues chunk job's cuts up to ncut (their ends written by the caller) and moves its limit to
+ * limit (the bytes received), likewise. */
+void store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut, size_t limit);
+/* Brings job up to limit (a chunk job: ids for every queued cut, the MD5 up to the last whole
+ * block below limit): waits for a running job to get there, hashes inline for an idle one. */
 void store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit);
 /* Waits until job has hashed every byte before pos, or (a chunk job) has no queued cut left.
  * Returns the job's pos then. */
@@ -304,7 +306,6 @@ struct store_put {
 	uint64_t received; /* body bytes fed */
 	uint64_t ncut;	   /* cuts made (queued to jobs[0] up to hash.ncut) */
 	uint64_t cut_end;  /* end of the last cut: the partial chunk's first byte */
-	uint64_t cut_fed;  /* end of the last cut queued to jobs[0] */
 	uint64_t chunked;  /* end of the last stored chunk (looked up, appended if new, listed) */
 	uint64_t nchunks;  /* chunks stored: cuts before this one are done */
 	/* The chunk list: full pages go to an anonymous spill file, the last page stays here. */

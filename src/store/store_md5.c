@@ -11,11 +11,12 @@
  * share the workers fairly). The put waits for its jobs to pass bytes before it overwrites them
  * (a ring buffer) and to catch up before it frees them.
  *
- * The put's own job is a chunk job: the put queues the chunker's cuts, and the worker hashes
- * each chunk once for both digests — its SHA-256 (the id) stitched with the body's MD5 over the
- * same bytes — and publishes the ids, which the put then looks up and stores. The connection
- * thread is left receiving, chunking and storing; both hash chains run on the worker in about
- * the time MD5 alone took (docs/performance.md).
+ * The put's own job is a chunk job: the put queues the chunker's cuts and hands over the bytes
+ * received; the worker computes each chunk's SHA-256 (its id) stitched with the body's MD5
+ * wherever that stands, carries the MD5 on alone over bytes no cut covers yet (so it never
+ * waits for the chunker), and publishes the ids, which the put then looks up and stores. The
+ * connection thread is left receiving, chunking and storing; both hash chains run on the worker
+ * in about the time MD5 alone took (docs/performance.md).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -70,52 +71,87 @@ md5_span(const struct md5_job *job, size_t max)
 	return n;
 }
 
-/* Chunk job: hashes the chunk [start, end) — its id into id, and the body's MD5 over the whole
- * blocks up to end. The MD5 stands within a block of start (it stopped at the last block
- * boundary before the previous chunk's end), so the stitched loop never runs it past end. */
+/* The oldest body byte a chunk job still needs: where its MD5 stands, or the first byte of the
+ * first chunk without an id. */
+static size_t
+md5_chunks_low(const struct chunk_hash *h)
+{
+	return h->md5_at < h->id_end ? h->md5_at : h->id_end;
+}
+
+/* Chunk job: computes the id of chunk [start, end), stitched with the body's MD5 wherever that
+ * stands (behind, at or ahead of the chunk) for as many blocks as the MD5 has bytes below limit;
+ * SHA-256 alone for the rest. Without SHA extensions the id comes from chunk_id_compute and the
+ * MD5 runs separately (md5_chunks_step). */
 static void
-md5_chunk_one(const struct md5_job *job, size_t *pos, uint64_t start, uint64_t end,
+md5_chunk_one(const struct md5_job *job, uint64_t limit, uint64_t start, uint64_t end,
 	      struct chunk_id *id)
 {
 	struct chunk_hash *h = job->chunks;
 	struct sha256_state sha;
 	uint64_t sp = start;
-	size_t n;
+	size_t n, nm;
 
-	if (h->stitched) {
-		sha256_init(&sha);
-		n = (size_t)(end - sp) / MD5SHA_BLOCK;
-		md5sha_blocks(&h->md5, md5_at(job, *pos), &sha, md5_at(job, sp), n);
-		*pos += n * MD5SHA_BLOCK;
-		sp += n * MD5SHA_BLOCK;
-		sha256_final(&sha, md5_at(job, sp), (size_t)(end - sp), id->b);
-	} else {
+	if (!h->stitched) {
 		chunk_id_compute(md5_at(job, start), (size_t)(end - start), id);
+		return;
 	}
-	n = (size_t)(end - *pos) / MD5SHA_BLOCK;
-	md5_blocks(&h->md5, md5_at(job, *pos), n);
-	*pos += n * MD5SHA_BLOCK;
+	sha256_init(&sha);
+	while ((n = (size_t)(end - sp) / MD5SHA_BLOCK) > 0) {
+		nm = (size_t)(limit - h->md5_at) / MD5SHA_BLOCK;
+		if (nm == 0) {
+			sha256_blocks(&sha, md5_at(job, sp), n);
+			sp += n * MD5SHA_BLOCK;
+			break;
+		}
+		if (n > nm)
+			n = nm;
+		md5sha_blocks(&h->md5, md5_at(job, h->md5_at), &sha, md5_at(job, sp), n);
+		h->md5_at += n * MD5SHA_BLOCK;
+		sp += n * MD5SHA_BLOCK;
+	}
+	sha256_final(&sha, md5_at(job, sp), (size_t)(end - sp), id->b);
 }
 
-/* Chunk job: hashes cuts from its nid on, up to ncut or until about max bytes are done, without
- * the pool's mutex (the job is this thread's: running, or idle and the put's own), the MD5's
- * position moving in *pos (the job's pos is read under the mutex by waiting puts). Returns the
- * number of cuts that now have ids; id_end has moved. */
+/* Chunk job: hashes cuts from its nid on, up to ncut, then carries the MD5 on alone over whole
+ * blocks below limit (so that it never waits for the next cut while bytes are there), until
+ * about max bytes are done. Runs without the pool's mutex: the job is this thread's (running,
+ * or idle and the put's own). Returns the number of cuts that now have ids; id_end and md5_at
+ * have moved. */
 static uint64_t
-md5_chunks_step(const struct md5_job *job, size_t *pos, uint64_t ncut, size_t max)
+md5_chunks_step(const struct md5_job *job, uint64_t limit, uint64_t ncut, size_t max)
 {
 	struct chunk_hash *h = job->chunks;
 	uint64_t i = h->nid, done = 0;
+	size_t n;
 
-	while (i < ncut && done < max) {
-		struct put_cut *c = &h->cuts[i % h->cap];
+	while (done < max) {
+		if (i < ncut) {
+			struct put_cut *c = &h->cuts[i % h->cap];
 
-		md5_chunk_one(job, pos, h->id_end, c->end, &c->id);
-		done += c->end - h->id_end;
-		h->id_end = c->end;
-		i++;
+			md5_chunk_one(job, limit, h->id_end, c->end, &c->id);
+			done += c->end - h->id_end;
+			h->id_end = c->end;
+			i++;
+			continue;
+		}
+		n = (size_t)(limit - h->md5_at) / MD5SHA_BLOCK;
+		if (n == 0)
+			break;
+		if (n > MD5_STEP / MD5SHA_BLOCK)
+			n = MD5_STEP / MD5SHA_BLOCK;
+		md5_blocks(&h->md5, md5_at(job, h->md5_at), n);
+		h->md5_at += n * MD5SHA_BLOCK;
+		done += n * MD5SHA_BLOCK;
 	}
 	return i;
+}
+
+/* True when chunk job h has cuts without ids, or at least a block the MD5 has not passed. */
+static bool
+md5_chunks_pending(const struct chunk_hash *h, size_t limit)
+{
+	return h->nid < h->ncut || limit - h->md5_at >= MD5SHA_BLOCK;
 }
 
 /* Hashes an idle job (or one without workers) up to limit on the calling thread. */
@@ -125,7 +161,10 @@ md5_hash_inline(struct md5_job *job, size_t limit)
 	size_t n;
 
 	if (job->chunks) {
-		job->chunks->nid = md5_chunks_step(job, &job->pos, job->chunks->ncut, SIZE_MAX);
+		if (limit > job->limit)
+			job->limit = limit;
+		job->chunks->nid = md5_chunks_step(job, job->limit, job->chunks->ncut, SIZE_MAX);
+		job->pos = md5_chunks_low(job->chunks);
 		return;
 	}
 	if (limit > job->limit)
@@ -185,30 +224,31 @@ md5_run_stream(struct md5_pool *pool, struct md5_job *job)
 	}
 }
 
-/* Hashes chunk job until every queued cut has its id, or until another job waits; publishes ids
- * and the MD5's position after each step. Called and returns with the pool's mutex held. */
+/* Hashes chunk job until every queued cut has its id and the MD5 has passed every whole block
+ * below its limit, or until another job waits; publishes ids and the oldest byte it still needs
+ * after each step. Called and returns with the pool's mutex held. */
 static void
 md5_run_chunks(struct md5_pool *pool, struct md5_job *job)
 {
 	struct chunk_hash *h = job->chunks;
 	uint64_t ncut, nid;
-	size_t pos;
+	size_t limit;
 
 	for (;;) {
-		if (h->nid == h->ncut) {
+		if (!md5_chunks_pending(h, job->limit)) {
 			job->busy = false;
 			md5_wake(job);
 			return;
 		}
 		ncut = h->ncut;
-		pos = job->pos;
+		limit = job->limit;
 		pthread_mutex_unlock(&pool->mu);
-		nid = md5_chunks_step(job, &pos, ncut, MD5_STEP);
+		nid = md5_chunks_step(job, limit, ncut, MD5_STEP);
 		pthread_mutex_lock(&pool->mu);
 		h->nid = nid;
-		job->pos = pos;
+		job->pos = md5_chunks_low(h);
 		md5_wake(job);
-		if (h->nid < h->ncut && pool->head) {
+		if (md5_chunks_pending(h, job->limit) && pool->head) {
 			md5_enqueue(pool, job);
 			return;
 		}
@@ -303,7 +343,7 @@ store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h)
 	store_md5_job_init(job, NULL);
 	job->chunks = h;
 	md5_init(&h->md5);
-	h->ncut = h->nid = h->id_end = 0;
+	h->ncut = h->nid = h->id_end = h->md5_at = 0;
 	h->stitched = md5sha_stitched_available();
 }
 
@@ -345,18 +385,20 @@ store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 }
 
 void
-store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut)
+store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut, size_t limit)
 {
 	struct chunk_hash *h = job->chunks;
 
 	if (pool->nthreads == 0) {
 		h->ncut = ncut;
-		md5_hash_inline(job, 0);
+		md5_hash_inline(job, limit);
 		return;
 	}
 	pthread_mutex_lock(&pool->mu);
 	h->ncut = ncut;
-	md5_kick(pool, job, h->nid < ncut);
+	job->limit = limit;
+	if (!job->busy)
+		md5_kick(pool, job, md5_chunks_pending(h, limit));
 	pthread_mutex_unlock(&pool->mu);
 }
 
@@ -368,7 +410,7 @@ store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit)
 	if (pool->nthreads > 0) {
 		pthread_mutex_lock(&pool->mu);
 		busy = job->busy;
-		if (busy && !job->chunks)
+		if (busy)
 			job->limit = limit;
 		while (job->busy)
 			md5_wait_step(pool, job);

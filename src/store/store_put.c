@@ -4,7 +4,7 @@
  * store_put_write() copies the caller's bytes into the put's own buffer (a ring of 2 x the
  * maximum chunk size for all but small bodies) and runs the chunker over them. Each cut goes to
  * the put's chunk job on the digest pool, which computes the chunk's id (SHA-256) together with
- * the body's MD5 over the same bytes; a digest the caller added gets the new bytes too. As ids
+ * the body's MD5 (md5sha_blocks); a digest the caller added gets the new bytes too. As ids
  * come back the put looks each chunk up (in-flight table, then index) and only when new encodes
  * it with an encoder lent for that chunk and appends it (store_inflight.c). The chunk's id and
  * end offset join the put's chunk list: the list's last page stays in memory, full pages go to an
@@ -287,14 +287,12 @@ put_check(const struct store_put *put)
 			  : put->received <= put->alloc);
 }
 
-/* Queues the cuts made since the last call to the chunk job; returns how many have ids. */
+/* Queues the cuts made since the last call to the chunk job and hands it the bytes received (its
+ * MD5 goes on ahead of the cuts); returns how many cuts have ids. */
 static uint64_t
 put_cuts_feed(struct store_put *put)
 {
-	if (put->ncut != put->hash.ncut) {
-		store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut);
-		put->cut_fed = put->cut_end;
-	}
+	store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut, put->received);
 	return store_md5_ids(&put->st->md5, &put->jobs[0]);
 }
 
@@ -464,12 +462,11 @@ store_put_write(struct store_put *put, const void *p, size_t len)
 		put->received += n;
 		q += n;
 		len -= n;
-		if (put->njobs > 1 && put->received - put->fed >= STORE_DIGEST_FEED)
-			put_digest_feed(put);
 		put_scan(put);
-		/* in batches, like the bytes above: a body smaller than one batch is hashed inline
-		 * when it finishes, with no hand-over to a worker and back */
-		if (put->cut_end - put->cut_fed >= STORE_DIGEST_FEED) {
+		/* in batches: a body smaller than one is hashed inline when it finishes, with no
+		 * hand-over to a worker and back */
+		if (put->received - put->fed >= STORE_DIGEST_FEED) {
+			put_digest_feed(put);
 			rc = put_store_ready(put, put_cuts_feed(put));
 			if (rc < 0) {
 				put->err = rc;
@@ -501,7 +498,6 @@ store_put_digest_sync(struct store_put *put)
 int
 store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 {
-	const struct md5_job *job = &put->jobs[0];
 	int rc;
 
 	if (put->err)
@@ -516,7 +512,8 @@ store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 		put->err = rc;
 		return rc;
 	}
-	md5_final(&put->hash.md5, put_at(put, job->pos), put->received - job->pos, put->md5sum);
+	md5_final(&put->hash.md5, put_at(put, put->hash.md5_at), put->received - put->hash.md5_at,
+		  put->md5sum);
 	put->finished = true;
 	if (size)
 		*size = put->received;
