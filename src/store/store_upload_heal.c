@@ -128,7 +128,7 @@ heal_region(struct heal *h)
 		s = h->synced;
 	r->s = s;
 	r->rel = h->put->received;
-	r->ia = h->put->nchunks;
+	r->ia = h->put->ncut; /* the put's chunk-list entry of its next cut */
 	rc = store_get_seek(h->g, s);
 	for (pos = s; rc == 0;) {
 		rc = heal_chunk_at(h, pos, &cs, &ce);
@@ -140,13 +140,15 @@ heal_region(struct heal *h)
 			return rc;
 		h->fed += ce - pos;
 		pos = ce;
-		if (pos == h->size || (pos >= b && h->put->chunked == h->put->received))
+		/* the put cut where the object does (its chunks are stored later, as their ids
+		 * come back from the digest worker: the cuts are what counts here) */
+		if (pos == h->size || (pos >= b && h->put->cut_end == h->put->received))
 			break;
 		if (pos - s > HEAL_REGION_MAX)
 			return CAIRN_E_INVAL; /* no agreement: leave the object as it is */
 	}
 	r->e = pos;
-	r->ib = h->put->nchunks;
+	r->ib = h->put->ncut;
 	h->synced = pos;
 	while (h->next < h->nseams && h->seams[h->next] <= pos) {
 		h->next++;

@@ -969,6 +969,37 @@ assert_bytes(struct store *st, const char *key, const uint8_t *data, size_t len)
 	free(got);
 }
 
+/* Seam healing with the default chunk sizes over parts larger than a heal region may grow
+ * (16 MiB): agreement with the natural chunking must be found a few chunks after each seam,
+ * while the put's chunk ids still come back from the digest worker. */
+static void
+test_heal_default_chunks(void **state)
+{
+	struct store_fx *fx = *state;
+	static const size_t sizes[] = {17u << 20, 17u << 20, 6u << 20};
+	size_t len = 40u << 20;
+	uint8_t *data = gen_data(23, len);
+	struct store_stats healed, after;
+	uint64_t objs = 0, seams = 0;
+
+	store_close(fx->st);
+	store_config_default(&fx->cfg);
+	fx->cfg.data_dir = fx->dir;
+	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	multipart(fx->st, "big", data, len, sizes, 3);
+	assert_int_equal(store_upload_heal(fx->st, &objs, &seams), 0);
+	assert_int_equal(objs, 1);
+	assert_int_equal(seams, 2);
+	assert_bytes(fx->st, "big", data, len);
+	healed = stats(fx->st);
+	put_single(fx->st, "single", data, len);
+	after = stats(fx->st);
+	assert_int_equal(after.stored_bytes, healed.stored_bytes);
+	assert_int_equal(after.chunks, healed.chunks);
+	store_fx_assert_fsck_clean(fx->st);
+	free(data);
+}
+
 /* Seam healing: after it, the same bytes as one PUT or with other part sizes store nothing new. */
 static void
 test_heal(void **state)
@@ -1077,6 +1108,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_create_get, fx_setup, store_fx_teardown),
 	    cmocka_unit_test(test_part_range),
 	    cmocka_unit_test_setup_teardown(test_heal, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_heal_default_chunks, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bucket_delete, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_index_tables, fx_setup, store_fx_teardown),
 	};
