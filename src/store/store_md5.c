@@ -384,22 +384,25 @@ store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 	pthread_mutex_unlock(&pool->mu);
 }
 
-void
+uint64_t
 store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut, size_t limit)
 {
 	struct chunk_hash *h = job->chunks;
+	uint64_t nid;
 
 	if (pool->nthreads == 0) {
 		h->ncut = ncut;
 		md5_hash_inline(job, limit);
-		return;
+		return h->nid;
 	}
 	pthread_mutex_lock(&pool->mu);
 	h->ncut = ncut;
 	job->limit = limit;
 	if (!job->busy)
 		md5_kick(pool, job, md5_chunks_pending(h, limit));
+	nid = h->nid;
 	pthread_mutex_unlock(&pool->mu);
+	return nid;
 }
 
 void

@@ -292,8 +292,7 @@ put_check(const struct store_put *put)
 static uint64_t
 put_cuts_feed(struct store_put *put)
 {
-	store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut, put->received);
-	return store_md5_ids(&put->st->md5, &put->jobs[0]);
+	return store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut, put->received);
 }
 
 /* Stores the chunks whose ids have come back, up to cut nid. */
