@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cairn/err.h"
 #include "cairn/log.h"
@@ -354,6 +355,54 @@ index_disk_bytes(struct index *ix)
 
 /* ---- transactions ---- */
 
+/*
+ * Snapshot races. LMDB 0.9 begins a read transaction by loading the last committed txnid N and
+ * then copying the table roots from meta page N & 1, without checking that page again. A reader
+ * delayed between the two for two commits copies the page while commit N + 2 rewrites it: a
+ * snapshot newer than the N it holds in the reader table (harmless for the pages it reads,
+ * which N's slot protects more than enough) or torn, and the next transaction, which begins from
+ * N + 1 while commit N + 2 still syncs, goes back in time. So a begin is repeated when it may
+ * have overlapped the start of a second commit: in this process, commits_started read after
+ * the begin exceeds commits_ended read before it by two or more; in another process (a user
+ * added beside cairnd), the newest meta page is two or more ahead of N.
+ */
+static bool
+index_begin_raced(struct index *ix, MDB_txn *txn, uint64_t ended_before)
+{
+	MDB_envinfo info;
+
+	if (__atomic_load_n(&ix->commits_started, __ATOMIC_SEQ_CST) - ended_before >= 2)
+		return true;
+	return mdb_env_info(ix->env, &info) == 0 && info.me_last_txnid >= mdb_txn_id(txn) + 2;
+}
+
+/* mdb_txn_begin(MDB_RDONLY) under the shared gate (held on success), repeated while it may have
+ * raced two commits. Taking write_mu to stop this process's commits would deadlock a begin made
+ * inside an index_write() callback; a repeat only needs a few microseconds without two commits
+ * starting, so past INDEX_ATTEMPTS_MAX repeats it just leaves the writers a moment. */
+static int
+index_read_txn_begin(struct index *ix, MDB_txn **txn)
+{
+	static const struct timespec pause = {.tv_nsec = 100 * 1000};
+	uint64_t ended;
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		index_gate_shared(&ix->gate);
+		ended = __atomic_load_n(&ix->commits_ended, __ATOMIC_SEQ_CST);
+		rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+		if (rc == 0 && !index_begin_raced(ix, *txn, ended))
+			return 0;
+		if (rc == 0)
+			mdb_txn_abort(*txn);
+		index_gate_shared_end(&ix->gate);
+		if (rc != 0)
+			return rc;
+		if (attempt >= INDEX_ATTEMPTS_MAX)
+			nanosleep(&pause, NULL);
+	}
+}
+
 int
 index_read_begin(struct index *ix, struct index_txn **out)
 {
@@ -363,11 +412,9 @@ index_read_begin(struct index *ix, struct index_txn **out)
 
 	*out = NULL;
 	for (int attempt = 0;; attempt++) {
-		index_gate_shared(&ix->gate);
-		rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+		rc = index_read_txn_begin(ix, &txn);
 		if (rc == 0)
 			break;
-		index_gate_shared_end(&ix->gate);
 		if (rc != MDB_MAP_RESIZED || attempt == INDEX_ATTEMPTS_MAX)
 			return index_mdb_err(rc);
 		rc = index_map_set(ix, 0);
@@ -425,7 +472,9 @@ index_write_once(struct index *ix, int (*fn)(struct index_txn *, void *), void *
 			*next = INDEX_GROW;
 		return rc;
 	}
+	__atomic_add_fetch(&ix->commits_started, 1, __ATOMIC_SEQ_CST); /* index_begin_raced() */
 	rc = mdb_txn_commit(t.txn); /* aborts the txn itself on failure */
+	__atomic_add_fetch(&ix->commits_ended, 1, __ATOMIC_SEQ_CST);
 	index_gate_shared_end(&ix->gate);
 	if (rc == MDB_MAP_FULL)
 		*next = INDEX_GROW;

@@ -72,6 +72,9 @@ struct index {
 	char *data_path;	  /* <dir>/data.mdb, owned */
 	pthread_mutex_t write_mu; /* serialises index_write() within the process */
 	struct index_gate gate;	  /* shared: any transaction; exclusive: mdb_env_set_mapsize() */
+	/* Write commits of this process begun and finished (atomics; index_begin_raced()). */
+	uint64_t commits_started;
+	uint64_t commits_ended;
 	/* index_trim.c. trim_mu serialises trims and guards map_base, map_len and trims; map_base
 	 * is where LMDB mapped data.mdb, found by index_map_trim() under the shared gate and
 	 * forgotten (index_map_forget) under the exclusive gate by every remap; NULL: not known. */

@@ -1952,6 +1952,90 @@ test_concurrent(void **state)
 	free(c.buf);
 }
 
+/* ---- snapshots never go back: many short read txns beside a stream of tiny commits ---- */
+
+#define TICK_COMMITS 1500
+#define TICK_READERS 16
+
+struct tick {
+	struct index *ix;
+	uint64_t n;
+	int done;
+	int failures;
+	long reads;
+};
+
+static int
+tick_write(struct index_txn *txn, void *arg)
+{
+	struct tick *t = arg;
+	struct index_user u = {.ctime_ns = (int64_t)t->n};
+
+	snprintf(u.name, sizeof(u.name), "tick");
+	snprintf(u.access_key, sizeof(u.access_key), "AKTICK");
+	snprintf(u.secret_key, sizeof(u.secret_key), "secret");
+	return index_user_put(txn, &u);
+}
+
+static void *
+tick_writer(void *arg)
+{
+	struct tick *t = arg;
+
+	for (t->n = 1; t->n <= TICK_COMMITS; t->n++)
+		if (index_write(t->ix, tick_write, t) != 0)
+			__atomic_add_fetch(&t->failures, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Each new read transaction sees the commit its predecessor saw or a later one. */
+static void *
+tick_reader(void *arg)
+{
+	struct tick *t = arg;
+	struct index_txn *txn;
+	struct index_user u;
+	int64_t last = 0;
+
+	while (!__atomic_load_n(&t->done, __ATOMIC_SEQ_CST)) {
+		int rc = index_read_begin(t->ix, &txn);
+
+		if (rc == 0)
+			rc = index_user_get(txn, "AKTICK", &u);
+		index_read_end(txn);
+		if (rc == CAIRN_E_NOTFOUND && last == 0)
+			continue; /* before the first commit */
+		if (rc != 0 || u.ctime_ns < last)
+			__atomic_add_fetch(&t->failures, 1, __ATOMIC_SEQ_CST);
+		else
+			last = u.ctime_ns;
+		__atomic_add_fetch(&t->reads, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* LMDB 0.9 takes a reader's snapshot from the meta page named by the last committed txnid
+ * without checking that page again; a reader delayed there for two commits copies a meta page
+ * being rewritten, a snapshot newer than the txnid it holds, and its next transaction then
+ * goes back in time. More readers than cores make such delays common. */
+static void
+test_snapshots_monotonic(void **state)
+{
+	struct fx *fx = *state;
+	struct tick t = {.ix = fx->ix};
+	pthread_t w, r[TICK_READERS];
+
+	assert_int_equal(pthread_create(&w, NULL, tick_writer, &t), 0);
+	for (int i = 0; i < TICK_READERS; i++)
+		assert_int_equal(pthread_create(&r[i], NULL, tick_reader, &t), 0);
+	pthread_join(w, NULL);
+	for (int i = 0; i < TICK_READERS; i++)
+		pthread_join(r[i], NULL);
+	assert_int_equal(t.failures, 0);
+	assert_true(t.reads > TICK_COMMITS);
+}
+
 /* ---- processes: a read-only opener and a second writer beside this one ---- */
 
 static void
@@ -2118,6 +2202,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_write_abort, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_growth, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshots_monotonic, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_multiprocess, fx_setup, fx_teardown),
 	};
 
