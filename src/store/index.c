@@ -376,28 +376,23 @@ index_begin_raced(struct index *ix, MDB_txn *txn, uint64_t ended_before)
 	return mdb_env_info(ix->env, &info) == 0 && info.me_last_txnid >= mdb_txn_id(txn) + 2;
 }
 
-/* mdb_txn_begin(MDB_RDONLY) under the shared gate (held on success), repeated while it may have
- * raced two commits. Taking write_mu to stop this process's commits would deadlock a begin made
- * inside an index_write() callback; a repeat only needs a few microseconds without two commits
- * starting, so past INDEX_ATTEMPTS_MAX repeats it just leaves the writers a moment. */
-static int
-index_read_txn_begin(struct index *ix, MDB_txn **txn)
+/* mdb_txn_begin(MDB_RDONLY), repeated while it may have raced two commits. Call with the gate
+ * shared. Taking write_mu to stop this process's commits would deadlock a begin made inside an
+ * index_write() callback; a repeat only needs a few microseconds without two commits starting,
+ * so past INDEX_ATTEMPTS_MAX repeats it just leaves the writers a moment. */
+int
+index_mdb_read_begin(struct index *ix, MDB_txn **txn)
 {
 	static const struct timespec pause = {.tv_nsec = 100 * 1000};
 	uint64_t ended;
 	int rc;
 
 	for (int attempt = 0;; attempt++) {
-		index_gate_shared(&ix->gate);
 		ended = __atomic_load_n(&ix->commits_ended, __ATOMIC_SEQ_CST);
 		rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
-		if (rc == 0 && !index_begin_raced(ix, *txn, ended))
-			return 0;
-		if (rc == 0)
-			mdb_txn_abort(*txn);
-		index_gate_shared_end(&ix->gate);
-		if (rc != 0)
+		if (rc != 0 || !index_begin_raced(ix, *txn, ended))
 			return rc;
+		mdb_txn_abort(*txn);
 		if (attempt >= INDEX_ATTEMPTS_MAX)
 			nanosleep(&pause, NULL);
 	}
@@ -412,9 +407,11 @@ index_read_begin(struct index *ix, struct index_txn **out)
 
 	*out = NULL;
 	for (int attempt = 0;; attempt++) {
-		rc = index_read_txn_begin(ix, &txn);
+		index_gate_shared(&ix->gate);
+		rc = index_mdb_read_begin(ix, &txn);
 		if (rc == 0)
 			break;
+		index_gate_shared_end(&ix->gate);
 		if (rc != MDB_MAP_RESIZED || attempt == INDEX_ATTEMPTS_MAX)
 			return index_mdb_err(rc);
 		rc = index_map_set(ix, 0);

@@ -109,6 +109,10 @@ void index_txn_cursors_close(struct index_txn *t);
 /* Translates an LMDB or errno return value into 0 / -errno / CAIRN_E_* (see index.c). */
 int index_mdb_err(int rc);
 
+/* mdb_txn_begin(MDB_RDONLY) safe from LMDB 0.9's snapshot race (index.c). Call with the gate
+ * shared; returns LMDB's code (MDB_MAP_RESIZED: adopt the new size and begin again). */
+int index_mdb_read_begin(struct index *ix, MDB_txn **txn);
+
 /* Like index_mdb_err(), and records MDB_MAP_FULL in t (returned as -ENOSPC). */
 int index_txn_err(struct index_txn *t, int rc);
 

@@ -144,7 +144,7 @@ index_map_locate(struct index *ix)
 		return index_mdb_err(rc);
 	if (fstat(fd, &sb) < 0)
 		return -errno;
-	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	rc = index_mdb_read_begin(ix, &txn);
 	if (rc == MDB_MAP_RESIZED)
 		return -EAGAIN;
 	if (rc)
