@@ -319,6 +319,7 @@ struct store_put {
 	struct chunk_id *pinned;
 	size_t npinned;
 	size_t pinned_cap;
+	struct put_checkpoint *ckpt; /* the checkpoint running beside the put, if any (store_put.c) */
 	uint8_t md5sum[16];
 	int err; /* sticky: after an error the put can only be aborted */
 	bool finished;

@@ -122,6 +122,8 @@ put_digest_wait(struct store_put *put)
 		store_md5_wait(&put->st->md5, &put->jobs[i]);
 }
 
+static int put_checkpoint_join(struct store_put *put);
+
 void
 store_put_free(struct store_put *put)
 {
@@ -130,6 +132,7 @@ store_put_free(struct store_put *put)
 	put_digest_wait(put);
 	for (i = 0; i < put->njobs; i++)
 		store_md5_job_fini(&put->jobs[i]);
+	put_checkpoint_join(put);
 	if (put->npinned)
 		store_inflight_unpin(put->st, put->pinned, put->npinned);
 	if (put->spill_fd >= 0)
@@ -149,8 +152,27 @@ store_put_abort(struct store_put *put)
 		store_put_free(put);
 }
 
+/*
+ * Checkpoints. A put that has pinned STORE_PUT_PINS_MAX new chunks records them in the index with
+ * no references (durable pack bytes first), so that it can let go of their pins: the in-flight
+ * table holds a bounded number of entries per put. Commit later finds these chunks in the index
+ * at refcount 0 and revives them. The pack sync and the index commit take a few hundred
+ * milliseconds on a disk that is writing the put's bytes, so they run on a thread of their own
+ * while the put goes on receiving (a 1 GiB put of new data checkpoints four times); the chunks
+ * stay pinned until the checkpoint is joined, at the next one or when the put finishes or ends.
+ * At most one runs per put, so the put holds at most twice STORE_PUT_PINS_MAX pins.
+ */
+struct put_checkpoint {
+	struct store *st;
+	struct chunk_id *ids; /* owned: the pins it records */
+	size_t n;
+	pthread_t thread;
+	bool threaded; /* false: pthread_create failed and it ran on the put's thread */
+	int rc;
+};
+
 struct checkpoint_arg {
-	struct store_put *put;
+	struct put_checkpoint *ck;
 	struct store_wctx w;
 };
 
@@ -158,39 +180,78 @@ static int
 checkpoint_fn(struct index_txn *txn, void *arg)
 {
 	struct checkpoint_arg *ca = arg;
-	struct store_put *put = ca->put;
+	struct put_checkpoint *ck = ca->ck;
 	struct store_wctx *w = &ca->w;
 	size_t i;
 	int rc;
 
 	store_wctx_reset(w);
-	for (i = 0; i < put->npinned; i++) {
-		rc = store_ref_ensure(w, txn, &put->pinned[i]);
+	for (i = 0; i < ck->n; i++) {
+		rc = store_ref_ensure(w, txn, &ck->ids[i]);
 		if (rc < 0)
 			return rc;
 	}
 	return store_ref_flush(w, txn);
 }
 
-/* Records the put's pinned chunks in the index with no references (durable pack bytes first), so
- * it can let go of its pins: the table holds at most STORE_PUT_PINS_MAX entries per put. Commit
- * later finds these chunks in the index at refcount 0 and revives them. */
+static void *
+put_checkpoint_run(void *arg)
+{
+	struct put_checkpoint *ck = arg;
+	struct checkpoint_arg ca = {.ck = ck};
+
+	ck->rc = packstore_sync(ck->st->ps);
+	if (ck->rc < 0)
+		return NULL;
+	store_wctx_init(&ca.w, ck->st);
+	ck->rc = index_write(ck->st->ix, checkpoint_fn, &ca);
+	store_wctx_fini(&ca.w);
+	return NULL;
+}
+
+/* Waits for the put's running checkpoint, if any, and lets go of its pins (recorded in the
+ * index, or the put fails: either way the put no longer needs them). Returns its result. */
+static int
+put_checkpoint_join(struct store_put *put)
+{
+	struct put_checkpoint *ck = put->ckpt;
+	int rc;
+
+	if (!ck)
+		return 0;
+	if (ck->threaded)
+		pthread_join(ck->thread, NULL);
+	rc = ck->rc;
+	store_inflight_unpin(put->st, ck->ids, ck->n);
+	free(ck->ids);
+	free(ck);
+	put->ckpt = NULL;
+	return rc;
+}
+
+/* Hands the put's pins to a new checkpoint, once the previous one is done. */
 static int
 put_checkpoint(struct store_put *put)
 {
-	struct checkpoint_arg ca = {.put = put};
+	struct put_checkpoint *ck;
 	int rc;
 
-	rc = packstore_sync(put->st->ps);
+	rc = put_checkpoint_join(put);
 	if (rc < 0)
 		return rc;
-	store_wctx_init(&ca.w, put->st);
-	rc = index_write(put->st->ix, checkpoint_fn, &ca);
-	store_wctx_fini(&ca.w);
-	if (rc < 0)
-		return rc;
-	store_inflight_unpin(put->st, put->pinned, put->npinned);
+	ck = calloc(1, sizeof(*ck));
+	if (!ck)
+		abort();
+	ck->st = put->st;
+	ck->ids = put->pinned;
+	ck->n = put->npinned;
+	put->pinned = NULL;
 	put->npinned = 0;
+	put->pinned_cap = 0;
+	put->ckpt = ck;
+	ck->threaded = pthread_create(&ck->thread, NULL, put_checkpoint_run, ck) == 0;
+	if (!ck->threaded)
+		put_checkpoint_run(ck);
 	return 0;
 }
 
@@ -507,6 +568,8 @@ store_put_finish(struct store_put *put, uint64_t *size, uint8_t md5[16])
 		put_cut_add(put, put->received); /* the last, partial chunk */
 	put_digest_sync(put);
 	rc = put_store_ready(put, put->ncut);
+	if (rc == 0)
+		rc = put_checkpoint_join(put);
 	if (rc < 0) {
 		put->err = rc;
 		return rc;
