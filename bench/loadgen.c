@@ -18,6 +18,9 @@
  *            (what nginx can do). A 501 answer to CreateMultipartUpload exits 3.
  *   presign  print presigned paths "/bucket/key?X-Amz-…" (--method GET|HEAD) of objects
  *            start .. start+count-1, one a line, for wrk
+ *   disk     no server: write object `start`'s --size bytes to the file --out and fdatasync
+ *            it, timed as one op (the disk's own durable write rate, beside a PUT of new data,
+ *            which must make the same bytes durable); --url and --bucket are not needed
  * Options: --prefix P (default "o/"), --start N, --count N, --size BYTES, --ops N, --conc N,
  *   --duration SEC (stop starting requests after SEC), --seed N, --part-size BYTES,
  *   --max-keys N, --region R (us-east-1), --verify (check every byte received), --plain,
@@ -39,6 +42,7 @@
  * setup error; 3 mpu got 501 NotImplemented.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -86,11 +90,12 @@ enum lg_cmd {
 	LG_CMD_LIST,
 	LG_CMD_MPU,
 	LG_CMD_PRESIGN,
+	LG_CMD_DISK,
 	LG_CMD_COUNT,
 };
 
 static const char *const lg_cmd_names[LG_CMD_COUNT] = {
-    "mb", "put", "get", "head", "ranged", "list", "mpu", "presign",
+    "mb", "put", "get", "head", "ranged", "list", "mpu", "presign", "disk",
 };
 
 struct lg_opts {
@@ -100,6 +105,7 @@ struct lg_opts {
 	const char *prefix;
 	const char *region;
 	const char *method; /* presign: GET or HEAD */
+	const char *out;    /* disk: the file written */
 	const char *ak;	    /* NULL: unsigned requests */
 	const char *sk;
 	uint64_t size;
@@ -253,15 +259,16 @@ lg_cipher_key(uint64_t stream)
 		return false;
 	memcpy(key, &a, 8);
 	memcpy(key + 8, &b, 8);
-	lg_cipher.keyed = EVP_EncryptInit_ex(lg_cipher.ctx, EVP_aes_128_ctr(), NULL, key, NULL) == 1;
+	lg_cipher.keyed =
+	    EVP_EncryptInit_ex(lg_cipher.ctx, EVP_aes_128_ctr(), NULL, key, NULL) == 1;
 	lg_cipher.stream = stream;
 	return lg_cipher.keyed;
 }
 
 /* Writes bytes [off, off + len) of stream to p: the counter starts at block off / 16 and the
  * first off % 16 keystream bytes are drawn into scratch; the keystream is the encryption of
- * zeros, read from a constant page rather than written into p first. Aborts if OpenSSL fails, which it
- * does only without memory: a figure measured on wrong bytes would be worse than none. */
+ * zeros, read from a constant page rather than written into p first. Aborts if OpenSSL fails, which
+ * it does only without memory: a figure measured on wrong bytes would be worse than none. */
 static void
 lg_fill(uint64_t stream, uint64_t off, uint8_t *p, size_t len)
 {
@@ -272,7 +279,8 @@ lg_fill(uint64_t stream, uint64_t off, uint8_t *p, size_t len)
 
 	for (int i = 0; i < 8; i++)
 		iv[15 - i] = (uint8_t)(block >> (8 * i));
-	if (!lg_cipher_key(stream) || EVP_EncryptInit_ex(lg_cipher.ctx, NULL, NULL, NULL, iv) != 1 ||
+	if (!lg_cipher_key(stream) ||
+	    EVP_EncryptInit_ex(lg_cipher.ctx, NULL, NULL, NULL, iv) != 1 ||
 	    (skip > 0 && EVP_EncryptUpdate(lg_cipher.ctx, scratch, &n, zeros, skip) != 1)) {
 		fprintf(stderr, "loadgen: AES-CTR keystream failed\n");
 		abort();
@@ -1274,7 +1282,7 @@ struct lg_str_opt {
 static const struct lg_str_opt lg_str_opts[] = {
     {"--url", offsetof(struct lg_opts, url)},	    {"--bucket", offsetof(struct lg_opts, bucket)},
     {"--prefix", offsetof(struct lg_opts, prefix)}, {"--region", offsetof(struct lg_opts, region)},
-    {"--method", offsetof(struct lg_opts, method)},
+    {"--method", offsetof(struct lg_opts, method)}, {"--out", offsetof(struct lg_opts, out)},
 };
 
 static int
@@ -1360,6 +1368,8 @@ lg_defaults(struct lg_opts *o)
 static int
 lg_validate(struct lg_opts *o)
 {
+	if (o->cmd == LG_CMD_DISK)
+		return o->out != NULL && o->size > 0 ? 0 : -EINVAL;
 	if (o->url == NULL || o->bucket == NULL || strncmp(o->url, "http://", 7) != 0)
 		return -EINVAL;
 	if (o->ops == 0)
@@ -1410,12 +1420,13 @@ lg_parse_args(int argc, char **argv, struct lg_opts *o)
 
 static const char lg_usage_text[] =
     "usage: loadgen COMMAND --url http://127.0.0.1:PORT --bucket B [options]\n"
-    "  mb | put | get | head | ranged | list | mpu | presign (see bench/loadgen.c)\n"
+    "  mb | put | get | head | ranged | list | mpu | presign | disk (see bench/loadgen.c)\n"
     "  --prefix P --start N --count N   objects P%08u, u = start .. start+count-1\n"
     "  --size BYTES --seed N            object size; bytes are the stream of (seed, u)\n"
     "  --conc N --ops N --duration SEC  in flight, requests (get/head/list), time cap\n"
     "  --part-size BYTES --plain        multipart; --plain: parts as separate objects\n"
     "  --max-keys N --verify --pids P,P --region R --method GET|HEAD --expires SEC\n"
+    "  --out FILE                       disk: the file to write and fdatasync\n"
     "  signing: LOADGEN_ACCESS_KEY and LOADGEN_SECRET_KEY (unsigned without them)\n";
 
 /* ---- the run ---- */
@@ -1470,6 +1481,49 @@ lg_run_fini(struct lg_run *r)
 	free(r->etags);
 }
 
+/* disk: object `start`'s bytes into o->out, then fdatasync. One op of o->size bytes. */
+static int
+lg_disk(struct lg_run *r)
+{
+	const struct lg_opts *o = r->o;
+	uint64_t stream = lg_stream(o->seed, o->start), off = 0;
+	size_t cap = 1u << 20;
+	uint8_t *p = malloc(cap);
+	int fd, rc = 0;
+
+	fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (p == NULL || fd < 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", o->out, strerror(p ? errno : ENOMEM));
+		free(p);
+		return -EIO;
+	}
+	while (off < o->size && rc == 0) {
+		size_t n = o->size - off < cap ? (size_t)(o->size - off) : cap, done = 0;
+
+		lg_fill(stream, off, p, n);
+		while (done < n && rc == 0) {
+			ssize_t w = write(fd, p + done, n - done);
+
+			if (w < 0 && errno != EINTR)
+				rc = -errno;
+			done += w > 0 ? (size_t)w : 0;
+		}
+		off += n;
+	}
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	free(p);
+	if (rc < 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", o->out, strerror(-rc));
+		r->errors++;
+		return 0;
+	}
+	r->ok = 1;
+	r->bytes = o->size;
+	return 0;
+}
+
 static int
 lg_command(struct lg_run *r)
 {
@@ -1491,6 +1545,8 @@ lg_command(struct lg_run *r)
 		return lg_run_ops(r, o->ops, lg_setup_list, lg_done_list);
 	case LG_CMD_MPU:
 		return lg_mpu(r);
+	case LG_CMD_DISK:
+		return lg_disk(r);
 	default:
 		return -EINVAL;
 	}

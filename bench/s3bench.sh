@@ -293,6 +293,18 @@ record() {
 		printf "%s %s ", $2, $3}' "$out")"
 }
 
+# disk_figure row rep args…: the disk alone writing (and fdatasync'ing) what a PUT of new data
+# must make durable, recorded as server "disk": the baseline of the unique PUT row, since this
+# shared disk's speed moves several-fold within a run.
+disk_figure() {
+	local row=$1 rep=$2 out=$WORK/out/$1-disk-$2
+	shift 2
+	settle
+	run_to "$out" "$LOADGEN" disk --out "$WORK/disk.bin" "$@"
+	record "$row" disk "$rep" "$out" $?
+	rm -f "$WORK/disk.bin"
+}
+
 # figure row rep server command args…: one loadgen run, recorded.
 figure() {
 	local row=$1 rep=$2 srv=$3 out rc
@@ -324,6 +336,7 @@ large_rows() {
 	row_def get_large "GET $L, 1 stream" MB/s MB_per_s bytes
 	row_def get_large_4r "GET $L, 4 ranged streams" MB/s MB_per_s bytes
 	for ((i = 1; i <= REPS; i++)); do
+		disk_figure put_large_unique "$i" --start "$i" --size "$LARGE" --seed "$SEED"
 		for s in "${SERVERS[@]}"; do
 			figure put_large_unique "$i" "$s" put --prefix big/ --start "$i" \
 				--size "$LARGE" --seed "$SEED"

@@ -3,7 +3,8 @@
 #
 # Input lines (tab-separated):
 #   D row label unit metric kind      a row of the table, in order; kind: bytes | ops | page
-#   V row server rep key value        one figure of one run ("MB_per_s", "p50_ms", …)
+#   V row server rep key value        one figure of one run ("MB_per_s", "p50_ms", …); server
+#                                     "disk": the disk alone writing the row's bytes (baseline)
 #   F row server rep message          a run that failed
 #   A row server reason               the row (server "*": both columns) is not measured
 #   T name row what op limit unit     a target; what: ratio | cairn | rss
@@ -112,18 +113,23 @@ function target_value(i,    r) {
 		return ratio[r]
 	return val[r, "cairn"]
 }
-# The runs behind a target on cairn's own figure, in the order they ran: on a shared machine the
-# spread says as much as the median.
-function target_runs(i,    n, a, j, s) {
-	if (twhat[i] == "rss" || twhat[i] == "ratio")
-		return ""
-	n = split(runs[trow[i], "cairn"], a, " ")
-	if (n < 2)
-		return ""
+function run_list(k,    n, a, j, s) {
+	n = split(runs[k], a, " ")
 	s = ""
 	for (j = 1; j <= n; j++)
 		s = s (j > 1 ? ", " : "") fmt(a[j] + 0)
-	return "(runs " s ")"
+	return s
+}
+# The runs behind a target on cairn's own figure, in the order they ran: on a shared machine the
+# spread says as much as the median. Where the disk alone was measured beside them, its runs too.
+function target_runs(i,    r, a, s) {
+	r = trow[i]
+	if (twhat[i] == "rss" || twhat[i] == "ratio" || split(runs[r, "cairn"], a, " ") < 2)
+		return ""
+	s = "(runs " run_list(r SUBSEP "cairn")
+	if (runs[r, "disk"] != "")
+		s = s "; the disk alone " run_list(r SUBSEP "disk")
+	return s ")"
 }
 function target_status(i, v) {
 	if (v == "")
@@ -172,6 +178,7 @@ END {
 		r = order[i]
 		summarize(r, "cairn")
 		summarize(r, "nginx")
+		summarize(r, "disk")
 		ratio[r] = ""
 		if (kind[r] != "page" && val[r, "cairn"] != "" && val[r, "nginx"] + 0 > 0)
 			ratio[r] = val[r, "cairn"] / val[r, "nginx"]
@@ -206,6 +213,13 @@ function table(    i, r, w, reason) {
 			ratio[r] == "" ? "-" : sprintf("%.2f", ratio[r]), lat(r, "cairn"), lat(r, "nginx"),
 			cpu[r, "cairn"] == "" ? "-" : fmt(cpu[r, "cairn"]) " " cpuunit(kind[r]),
 			rss(r, "cairn")
+	}
+	for (i = 1; i <= nrows; i++) {
+		r = order[i]
+		if (val[r, "disk"] != "")
+			printf "\n%s: the disk alone, the same bytes written to a file and fdatasync'ed " \
+				"just before each cairn run: %s %s (runs %s)", label[r], fmt(val[r, "disk"]),
+				unit[r], run_list(r SUBSEP "disk")
 	}
 	printf "\ncairnd peak RSS (VmHWM over the whole run): %s MiB; nginx (largest process): %s MiB\n",
 		mib(info["cairnd_vmhwm_kb"]), mib(info["nginx_vmhwm_kb"])
@@ -257,9 +271,9 @@ function json(    i, r) {
 	for (i = 1; i <= nrows; i++) {
 		r = order[i]
 		printf "    {\"row\": %s, \"label\": %s, \"unit\": %s, \"metric\": %s, \"cairn\": %s, " \
-			"\"nginx\": %s, \"ratio\": %s}%s\n", jstr(r), jstr(label[r]), jstr(unit[r]),
+			"\"nginx\": %s, \"ratio\": %s%s}%s\n", jstr(r), jstr(label[r]), jstr(unit[r]),
 			jstr(metric[r]), jside(r, "cairn"), jside(r, "nginx"), jnum(ratio[r]),
-			(i < nrows ? "," : "")
+			val[r, "disk"] == "" ? "" : ", \"disk\": " jside(r, "disk"), (i < nrows ? "," : "")
 	}
 	printf "  ],\n  \"targets\": [\n"
 	for (i = 1; i <= nt; i++)
