@@ -2,16 +2,26 @@
 """Global dedup through the S3 front end: the same 100 MiB body uploaded under a second key, into
 a second bucket and by a second user adds (almost) nothing to the stored bytes that
 `cairn stats DATADIR --json` reports beside the running daemon; a body with a few bytes inserted
-in the middle adds only the chunks around the insertion. Every copy reads back intact."""
+in the middle adds only the chunks around the insertion. Every copy reads back intact.
+
+A single PUT long enough to checkpoint (more new chunks than a put keeps pinned: the checkpoint
+records them in the index on a thread beside the upload) reads back intact with the body's MD5 as
+its ETag, its chunks dedup a second copy, and one abandoned past its first checkpoint leaves no
+object and a store that `cairn fsck` finds clean when the class's server stops."""
 
 import hashlib
 import json
 import os
+import socket
+import struct
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_it import CairnTestCase, MemorySampler  # noqa: E402
+from cairn_it import (CairnTestCase, MemorySampler, amz_now, sigv4_authorization,  # noqa: E402
+                      uri_encode)
 
 SIZE = 100 << 20
 MB = 1 << 20
@@ -122,6 +132,73 @@ class ShiftedBodyTests(DedupCase):
         self.assertLess(grown, 4 * MB)
         self.assertEqual(self.read_digest(self.big, self.bucket, "shifted"),
                          (len(shifted), hashlib.sha256(shifted).hexdigest()))
+
+
+# Past 8192 new chunks of ~32 KiB (256 MiB) a put checkpoints; 320 MiB makes one, joined at the end.
+LONG = 320 << 20
+PIECE = 8 * MB
+
+
+class LongPutTests(DedupCase):
+    path = None
+
+    @classmethod
+    def setUpFixtures(cls):
+        super().setUpFixtures()
+        fd, cls.path = tempfile.mkstemp(prefix="cairn-it-long-")
+        cls.addClassCleanup(os.unlink, cls.path)
+        md5, sha = hashlib.md5(), hashlib.sha256()
+        with os.fdopen(fd, "wb") as f:
+            for _ in range(LONG // PIECE):
+                piece = os.urandom(PIECE)
+                f.write(piece)
+                md5.update(piece)
+                sha.update(piece)
+        cls.long_md5, cls.long_sha = md5.hexdigest(), sha.hexdigest()
+
+    def test_put_past_a_checkpoint(self):
+        before = self.stats()
+        with open(self.path, "rb") as f:
+            r = self.big.put_object(Bucket=self.bucket, Key="long", Body=f)
+        self.assertEqual(r["ETag"], '"%s"' % self.long_md5)
+        grown = self.stats()["stored_bytes"] - before["stored_bytes"]
+        self.assertGreater(grown, LONG * 0.95)
+        self.assertLess(grown, LONG * 1.05)
+        self.assertEqual(self.read_digest(self.big, self.bucket, "long"), (LONG, self.long_sha))
+        # The chunks the checkpoint entered unreferenced are the object's now: a copy dedups.
+        with open(self.path, "rb") as f:
+            self.assertLess(self.put_and_measure(self.big, self.bucket2, "long", f.read()), MB)
+
+    def test_put_abandoned_past_a_checkpoint(self):
+        before = self.stats()
+        key = "abandoned"
+        path = "/%s/%s" % (self.bucket, key)
+        now = amz_now()
+        hdrs = {"host": "127.0.0.1:%d" % self.port, "x-amz-date": now,
+                "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(LONG)}
+        hdrs["Authorization"] = sigv4_authorization("PUT", path, None, hdrs, "UNSIGNED-PAYLOAD",
+                                                    self.root[0], self.root[1], now)
+        head = "PUT %s HTTP/1.1\r\n" % uri_encode(path, safe="/-_.~")
+        head += "".join("%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        sock.sendall(head.encode())
+        # Bytes of its own (the other test's would find these chunks stored), past the
+        # checkpoint and short of the end.
+        for _ in range(300 * MB // PIECE):
+            sock.sendall(os.urandom(PIECE))
+        time.sleep(0.2)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # RST: the upload is abandoned
+        time.sleep(0.5)  # the daemon notices on the connection's thread
+        self.assertEqual(self.server.health(), 200)
+        with self.assertRaises(Exception) as cm:
+            self.big.head_object(Bucket=self.bucket, Key=key)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "404")
+        self.assertEqual(self.stats()["objects"], before["objects"])
+        # The daemon goes on: a small put and its read.
+        self.big.put_object(Bucket=self.bucket, Key="after", Body=b"after")
+        self.assertEqual(self.big.get_object(Bucket=self.bucket, Key="after")["Body"].read(),
+                         b"after")
 
 
 if __name__ == "__main__":
