@@ -139,8 +139,27 @@ micro_benches() {
 	done
 }
 
+# The disk alone writing what a durable ingest of unique data must: INGEST_SIZE bytes written to a
+# file and fdatasync'ed, INGEST_REPS times (the baseline of ingest_unique on a shared disk).
+disk_alone() {
+	local i v vals=()
+	[ -x "$BUILD/bench/loadgen" ] || return
+	for ((i = 1; i <= INGEST_REPS; i++)); do
+		sync -f "$WORK" 2>/dev/null
+		run_to "$WORK/disk.out" "$BUILD/bench/loadgen" disk --out "$WORK/disk.bin" \
+			--size "$INGEST_SIZE" --seed "$i" --start "$i" || { rm -f "$WORK/disk.bin"; return; }
+		rm -f "$WORK/disk.bin"
+		vals+=("$(kv "$WORK/disk.out" MB_per_s)")
+	done
+	v=$(printf '%s\n' "${vals[@]}" | sort -g | awk '{a[NR] = $1} END {
+		printf "%s\t%s\t%s", a[int((NR + 1) / 2)], a[1], a[NR]}')
+	printf 'M\tdisk_alone\t%s\tMB/s\tloadgen disk: the same size written + fdatasync, median of %s (%s..%s)\n' \
+		"$(cut -f1 <<<"$v")" "$INGEST_REPS" "$(cut -f2 <<<"$v")" "$(cut -f3 <<<"$v")" >>"$RES"
+}
+
 ingest_engine() {
 	local out=$WORK/ingest.out m
+	disk_alone
 	if [ ! -x "$BUILD/bench/bench_ingest" ]; then
 		note "$BUILD/bench/bench_ingest not built: engine rows are missing"
 		return
