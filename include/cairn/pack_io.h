@@ -43,6 +43,9 @@ struct pack_io_ops {
 
 struct pack_io {
 	const struct pack_io_ops *ops;
+	/* Set by the pack store that owns the backend: no pack grows past this many bytes (a
+	 * backend may reserve space ahead of appends up to it); 0 while unknown. */
+	uint64_t pack_max_bytes;
 };
 
 /* Opens the file backend rooted at dir (creating dir with mode 0700 when writable). The caller

@@ -461,6 +461,7 @@ packstore_open(struct pack_io *io, uint64_t pack_max_bytes, bool writable, struc
 		abort();
 	ps->io = io;
 	ps->max_bytes = pack_max_bytes ? pack_max_bytes : PACK_DEFAULT_MAX_BYTES;
+	io->pack_max_bytes = ps->max_bytes;
 	ps->writable = writable;
 	ps->cur_id = last + 1;
 	if (pthread_mutex_init(&ps->lock, NULL) != 0 || pthread_cond_init(&ps->synced, NULL) != 0)

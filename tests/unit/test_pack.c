@@ -4,6 +4,7 @@
  * concurrent appends and reads, group commit, sync errors, removal) and the file backend.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -1365,6 +1366,85 @@ test_file_io(void **state)
 	io->ops->close(io);
 }
 
+/* Bytes of disk that pack id holds (allocated blocks) and its size. */
+static void
+pack_space(const struct tmp *t, uint32_t id, uint64_t *alloc, uint64_t *size)
+{
+	char path[200];
+	struct stat st;
+
+	pack_path(t, id, path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	*alloc = (uint64_t)st.st_blocks * 512;
+	*size = (uint64_t)st.st_size;
+}
+
+/* Appends len bytes of zeros to pack id at offset off, in 1 MiB pieces. */
+static void
+append_zeros(struct pack_io *io, uint32_t id, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[1 << 20];
+	uint64_t n;
+
+	for (uint64_t done = 0; done < len; done += n) {
+		n = len - done < sizeof(zeros) ? len - done : sizeof(zeros);
+		assert_int_equal(io->ops->append(io, id, off + done, zeros, n), 0);
+	}
+}
+
+/* Whether this file system takes fallocate(FALLOC_FL_KEEP_SIZE) (a scratch file in t's root). */
+static bool
+keep_size_fallocate_works(const struct tmp *t)
+{
+	char path[200];
+	bool ok;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/probe", t->root);
+	fd = open(path, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	ok = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) == 0;
+	close(fd);
+	unlink(path);
+	return ok;
+}
+
+/* The file backend reserves blocks ahead of appends (8 MiB steps, never past the pack store's
+ * largest pack) and gives the unused part back when appends move to another pack and on close:
+ * a pack's size is always its records' end. */
+static void
+test_file_io_prealloc(void **state)
+{
+	const uint64_t mib = 1u << 20, slack = 64u << 10;
+	struct tmp *t = *state;
+	uint64_t alloc, size;
+	struct pack_io *io;
+
+	if (!keep_size_fallocate_works(t))
+		skip(); /* nothing can be reserved on this file system */
+	assert_int_equal(pack_io_file_open(t->packs, true, &io), 0);
+	io->pack_max_bytes = 12 * mib; /* what a pack store of 12 MiB packs sets */
+	append_zeros(io, 1, 0, mib);
+	pack_space(t, 1, &alloc, &size);
+	assert_int_equal(size, mib);
+	assert_true(alloc >= 8 * mib);
+	append_zeros(io, 1, mib, 9 * mib);
+	pack_space(t, 1, &alloc, &size);
+	assert_int_equal(size, 10 * mib);
+	assert_true(alloc >= 12 * mib);
+	assert_true(alloc < 12 * mib + slack); /* capped at the largest pack, not 16 MiB */
+	append_zeros(io, 2, 0, 3 * mib);
+	pack_space(t, 1, &alloc, &size);
+	assert_true(alloc < size + slack); /* given back when appends moved on */
+	pack_space(t, 2, &alloc, &size);
+	assert_int_equal(size, 3 * mib);
+	assert_true(alloc >= 8 * mib);
+	io->ops->close(io);
+	pack_space(t, 2, &alloc, &size);
+	assert_int_equal(size, 3 * mib);
+	assert_true(alloc < size + slack); /* and on close */
+}
+
 /* Enters a private mount namespace (and a user namespace when not root) so a tiny tmpfs can be
  * mounted without touching the host. Returns false when the kernel does not allow it. */
 static bool
@@ -1486,6 +1566,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_packstore_io_errors, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_packstore_remove, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_io, tmp_setup, tmp_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_io_prealloc, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_file_io_enospc, tmp_setup, tmp_teardown),
 	};
 
