@@ -460,6 +460,24 @@ def parse_error(body):
     return {c.tag.replace(S3_NS, ""): (c.text or "") for c in root}
 
 
+def signed_head(port, creds, method, path, payload_hash="UNSIGNED-PAYLOAD", extra=None,
+                query=None, raw_path=None, end=True):
+    """Request line and headers of a SigV4-signed request, as bytes; path is signed as the
+    harness signs it, raw_path (already encoded) is what is sent instead when given. end=True
+    adds the blank line that ends the header section."""
+    now = amz_now()
+    hdrs = {"host": "127.0.0.1:%d" % port, "x-amz-date": now, "x-amz-content-sha256": payload_hash}
+    hdrs.update(extra or {})
+    hdrs["Authorization"] = sigv4_authorization(method, path, query, hdrs, payload_hash,
+                                                creds[0], creds[1], now)
+    target = raw_path or uri_encode(path, safe="/-_.~")
+    if query:
+        target += "?" + "&".join(k if v is None else "%s=%s" % (k, uri_encode(v))
+                                 for k, v in query)
+    lines = ["%s %s HTTP/1.1" % (method, target)] + ["%s: %s" % kv for kv in hdrs.items()]
+    return ("\r\n".join(lines) + "\r\n" + ("\r\n" if end else "")).encode("utf-8")
+
+
 def raw_request(port, method, path, query=None, headers=None, body=b"", sign=None,
                 amz_date=None, payload_hash=None, timeout=30.0):
     """Sends one request over a fresh connection; returns a RawResponse.

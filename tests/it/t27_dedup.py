@@ -20,8 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_it import (CairnTestCase, MemorySampler, amz_now, sigv4_authorization,  # noqa: E402
-                      uri_encode)
+from cairn_it import CairnTestCase, MemorySampler, signed_head  # noqa: E402
 
 SIZE = 100 << 20
 MB = 1 << 20
@@ -172,16 +171,10 @@ class LongPutTests(DedupCase):
     def test_put_abandoned_past_a_checkpoint(self):
         before = self.stats()
         key = "abandoned"
-        path = "/%s/%s" % (self.bucket, key)
-        now = amz_now()
-        hdrs = {"host": "127.0.0.1:%d" % self.port, "x-amz-date": now,
-                "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(LONG)}
-        hdrs["Authorization"] = sigv4_authorization("PUT", path, None, hdrs, "UNSIGNED-PAYLOAD",
-                                                    self.root[0], self.root[1], now)
-        head = "PUT %s HTTP/1.1\r\n" % uri_encode(path, safe="/-_.~")
-        head += "".join("%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+        head = signed_head(self.port, self.root, "PUT", "/%s/%s" % (self.bucket, key),
+                           extra={"Content-Length": str(LONG)})
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-        sock.sendall(head.encode())
+        sock.sendall(head)
         # Bytes of its own (the other test's would find these chunks stored), past the
         # checkpoint and short of the end.
         for _ in range(300 * MB // PIECE):
