@@ -22,6 +22,8 @@
 #include "cairn/err.h"
 #include "cairn/index.h"
 
+#include "test_data.h"
+
 #define SMALL_KEYS 30000u
 #define SMALL_META 64u
 #define BLOB (1u << 20)
@@ -46,19 +48,6 @@ dir_remove(const char *dir)
 	rmdir(dir);
 }
 
-static void
-pattern_fill(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)x;
-	}
-}
-
 static bool
 pattern_check(const uint8_t *p, size_t n, uint64_t seed)
 {
@@ -66,7 +55,7 @@ pattern_check(const uint8_t *p, size_t n, uint64_t seed)
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
 
 	if (n == SMALL_META) {
-		pattern_fill(want, n, seed);
+		test_fill(want, n, seed);
 		return memcmp(p, want, n) == 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -105,7 +94,7 @@ small_write(struct index_txn *txn, void *arg)
 		struct index_object o;
 		int rc;
 
-		pattern_fill(meta, sizeof(meta), i);
+		test_fill(meta, sizeof(meta), i);
 		o = obj_make(i, meta, sizeof(meta));
 		snprintf(key, sizeof(key), "k/%08u", i);
 		rc = index_object_put(txn, "small", sl(key), &o);
@@ -281,7 +270,7 @@ blob_write(struct index_txn *txn, void *arg)
 		struct index_object o;
 		int rc;
 
-		pattern_fill(bb->buf, BLOB, i);
+		test_fill(bb->buf, BLOB, i);
 		o = obj_make(i, bb->buf, BLOB);
 		snprintf(key, sizeof(key), "b/%08llu", (unsigned long long)i);
 		rc = index_object_put(txn, "big", sl(key), &o);

@@ -11,6 +11,8 @@
 #include "cairn/hex.h"
 #include "cairn/md5sha.h"
 
+#include "test_data.h"
+
 /* Reference digests from OpenSSL. */
 static void
 ref_digest(const EVP_MD *md, const uint8_t *p, size_t len, uint8_t *out)
@@ -18,20 +20,6 @@ ref_digest(const EVP_MD *md, const uint8_t *p, size_t len, uint8_t *out)
 	unsigned int n = 0;
 
 	assert_true(EVP_Digest(p, len, out, &n, md, NULL));
-}
-
-/* Deterministic pseudo-random bytes (xorshift64). */
-static void
-fill(uint8_t *p, size_t len, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
 }
 
 /* MD5 of p[len] through md5_blocks for the whole blocks and md5_final for the rest. */
@@ -81,7 +69,7 @@ test_md5_matches_openssl(void **state)
 
 	(void)state;
 	assert_non_null(buf);
-	fill(buf, 1000003, 1);
+	test_fill(buf, 1000003, 1);
 	for (size_t len = 0; len <= 300; len++) {
 		ref_digest(EVP_md5(), buf, len, want);
 		own_md5(buf, len, got);
@@ -108,7 +96,7 @@ test_sha256_matches_openssl(void **state)
 	if (!md5sha_stitched_available())
 		skip();
 	assert_non_null(buf);
-	fill(buf, 200000, 2);
+	test_fill(buf, 200000, 2);
 	for (size_t i = 0; i <= 303; i++) {
 		size_t len = i <= 300 ? i : (i == 301 ? 65536 : (i == 302 ? 131071 : 199999));
 		size_t whole = len / MD5SHA_BLOCK;
@@ -140,8 +128,8 @@ test_stitched_equals_separate(void **state)
 		skip();
 	assert_non_null(a);
 	assert_non_null(b);
-	fill(a, LEN + 3, 3);
-	fill(b, LEN + 5, 4);
+	test_fill(a, LEN + 3, 3);
+	test_fill(b, LEN + 5, 4);
 	for (size_t len = 0; len <= LEN; len = len * 3 + 61) {
 		size_t whole = len / MD5SHA_BLOCK, done = 0, step = 1;
 
