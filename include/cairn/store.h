@@ -32,6 +32,7 @@
 #include "cairn/chunk.h"
 #include "cairn/chunker.h"
 #include "cairn/index.h"
+#include "cairn/md5memo.h"
 
 enum store_mode {
 	STORE_MODE_WRITE, /* everything; takes the data dir's exclusive lock */
@@ -48,7 +49,12 @@ struct store_config {
 	uint64_t min_free_bytes; /* new chunks fail with -ENOSPC below this much free space on the
 				    data dir's file system, leaving room for deletes and compaction
 				    (0 = no reserve) */
+	uint64_t md5_memo_bytes; /* memory remembering MD5 states across chunks, so that puts of
+				    bytes hashed before skip their MD5 (md5memo.h; 0 = off) */
 };
+
+/* A 16 MiB memo: about 500,000 chunk transitions, the last ~16 GiB of bodies hashed. */
+#define STORE_MD5_MEMO_DEFAULT (16ull << 20)
 
 /* Fills cfg with the defaults (data_dir "./cairn-data", STORE_MODE_WRITE). */
 void store_config_default(struct store_config *cfg);
@@ -260,6 +266,8 @@ struct store_stats {
 
 /* Computes statistics from one read snapshot. */
 int store_stats(struct store *st, struct store_stats *out);
+/* The MD5 memo's counters since the store opened (all zero when it has none). */
+void store_md5memo_stats(struct store *st, struct md5memo_stats *out);
 
 /*
  * One bucket's share. A chunk's bytes are attributed to buckets in proportion to the references

@@ -26,6 +26,7 @@ store_config_default(struct store_config *cfg)
 	chunker_params_default(&cfg->chunking);
 	cfg->pack_max_bytes = PACK_DEFAULT_MAX_BYTES;
 	cfg->zstd_level = 3;
+	cfg->md5_memo_bytes = STORE_MD5_MEMO_DEFAULT;
 }
 
 bool
@@ -232,6 +233,8 @@ store_open(const struct store_config *cfg, struct store **out)
 		rc = store_md5_start(&st->md5);
 		if (rc < 0)
 			goto out_close;
+		/* none when off or too small to hold a bucket; puts then hash every byte */
+		st->md5memo = md5memo_new((size_t)cfg->md5_memo_bytes);
 		rc = store_zombies_release_all(st);
 		if (rc < 0)
 			goto out_close;
@@ -255,6 +258,15 @@ store_close(struct store *st)
 			 (unsigned long long)st->commit.counters.txns,
 			 (unsigned long long)st->commit.counters.batch_max);
 	store_md5_stop(&st->md5);
+	if (st->md5memo) {
+		struct md5memo_stats ms;
+
+		md5memo_stats(st->md5memo, &ms);
+		log_info("store: MD5 memo %llu hits, %llu misses, %llu recorded",
+			 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
+			 (unsigned long long)ms.puts);
+	}
+	md5memo_free(st->md5memo);
 	packstore_close(st->ps);
 	index_close(st->ix);
 	store_enc_free_all(st);

@@ -43,6 +43,7 @@
 
 #include <openssl/evp.h>
 
+#include "cairn/md5memo.h"
 #include "cairn/md5sha.h"
 #include "cairn/pack.h"
 #include "cairn/store.h"
@@ -92,22 +93,27 @@ struct put_cut {
 
 /* A put's own hash job: the body's MD5 (the ETag) and the id (SHA-256) of every chunk cut so far,
  * both computed in one pass over each chunk (md5sha_blocks where the CPU has SHA extensions, else
- * chunk_id_compute beside md5_blocks). The MD5 covers whole 64-byte blocks up to the job's pos;
- * the put adds the last bytes when it finishes. */
+ * chunk_id_compute beside md5_blocks), or the MD5 state after a chunk taken from the store's
+ * memo (md5memo.h). The MD5 follows the cuts: it covers the whole 64-byte blocks before the end
+ * of the last chunk with an id (md5_at, the job's pos); the put adds the last bytes when it
+ * finishes. */
 struct chunk_hash {
 	struct md5_state md5;
 	struct put_cut *cuts; /* cut i is cuts[i % cap]; the put sizes cap for every cut it holds */
 	size_t cap;
-	uint64_t ncut;	 /* cuts queued (the pool's under its mutex) */
-	uint64_t nid;	 /* cuts whose id is computed (likewise) */
-	uint64_t id_end; /* end of cut nid - 1: where the next chunk starts (the job's) */
-	uint64_t md5_at; /* the MD5 covers the body's whole blocks before this (the job's) */
-	bool stitched;	 /* md5sha_stitched_available() */
+	uint64_t ncut;	      /* cuts queued (the pool's under its mutex) */
+	uint64_t nid;	      /* cuts whose id is computed (likewise) */
+	uint64_t id_end;      /* end of cut nid - 1: where the next chunk starts (the job's) */
+	uint64_t md5_at;      /* the MD5 covers the body's whole blocks before this (the job's) */
+	bool stitched;	      /* md5sha_stitched_available() */
+	struct md5memo *memo; /* the store's, or NULL */
+	size_t memo_min;      /* chunks shorter than this (the chunker's minimum) skip the memo */
+	bool chain;	      /* every chunk so far found in memo: look the next one up */
 };
 
 /* One digest following a put's buffer. A stream job hashes body bytes pos..limit into ctx; a
- * chunk job (ctx NULL, chunks set) hashes the chunks of cuts nid..ncut and runs the MD5 over
- * every whole block below limit, pos being the oldest byte it still needs. Positions count body bytes from the start; byte i
+ * chunk job (ctx NULL, chunks set) hashes the chunks of cuts nid..ncut and the MD5 along with
+ * them, pos being the oldest byte it still needs. Positions count body bytes from the start; byte i
  * lives at base[i] in a linear buffer (ring 0) and at base[i % ring] in a ring buffer, whose ring
  * bytes are mapped twice in a row so that any ring bytes from there on read contiguously. Fields
  * are the pool's (under its mutex) while busy, the put's while idle. */
@@ -140,9 +146,10 @@ int store_md5_start(struct md5_pool *pool);
 void store_md5_stop(struct md5_pool *pool);
 /* Makes job an idle stream digest into ctx (which the caller owns and initialised), or with
  * store_md5_chunks_init an idle chunk job over h (whose cuts and cap the caller set; the rest is
- * initialised here). Undo with store_md5_job_fini() once it is idle. */
+ * initialised here; memo may be NULL). Undo with store_md5_job_fini() once it is idle. */
 void store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx);
-void store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h);
+void store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h, struct md5memo *memo,
+			   size_t memo_min);
 void store_md5_job_fini(struct md5_job *job);
 /* Points idle job at base (a ring of ring bytes, or linear for 0); its positions stay. */
 void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring);
@@ -231,6 +238,7 @@ struct store {
 	struct inflight fl;
 	struct pins pins;
 	struct md5_pool md5;
+	struct md5memo *md5memo; /* NULL: off */
 	struct committer commit;
 	pthread_mutex_t enc_mu;
 	pthread_cond_t enc_cv;			   /* signalled when an encoder comes back */

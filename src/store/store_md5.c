@@ -12,14 +12,16 @@
  * (a ring buffer) and to catch up before it frees them.
  *
  * The put's own job is a chunk job: the put queues the chunker's cuts and hands over the bytes
- * received; the worker computes each chunk's SHA-256 (its id) stitched with the body's MD5
- * wherever that stands, carries the MD5 on alone over bytes no cut covers yet (so it never
- * waits for the chunker), and publishes the ids, which the put then looks up and stores. The
- * connection thread is left receiving, chunking and storing; both hash chains run on the worker
- * in about the time MD5 alone took (docs/performance.md).
+ * received; the worker computes each chunk's SHA-256 (its id) stitched with the body's MD5 over
+ * the same chunk, and publishes the ids, which the put then looks up and stores. The connection
+ * thread is left receiving, chunking and storing; both hash chains run on the worker in about
+ * the time MD5 alone took (docs/performance.md). The MD5 stops at each chunk's end so that the
+ * state there can be recorded in, or taken from, the store's MD5 memo (md5memo.h): a body the
+ * store has hashed before costs the worker the SHA-256 of its chunks alone.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cairn/chunk.h"
 
@@ -79,79 +81,124 @@ md5_chunks_low(const struct chunk_hash *h)
 	return h->md5_at < h->id_end ? h->md5_at : h->id_end;
 }
 
-/* Chunk job: computes the id of chunk [start, end), stitched with the body's MD5 wherever that
- * stands (behind, at or ahead of the chunk) for as many blocks as the MD5 has bytes below limit;
- * SHA-256 alone for the rest. Without SHA extensions the id comes from chunk_id_compute and the
- * MD5 runs separately (md5_chunks_step). */
+/* Chunk job: the MD5 alone from where it stands up to body byte to (a block boundary). */
 static void
-md5_chunk_one(const struct md5_job *job, uint64_t limit, uint64_t start, uint64_t end,
-	      struct chunk_id *id)
+md5_advance(const struct md5_job *job, uint64_t to)
 {
 	struct chunk_hash *h = job->chunks;
-	struct sha256_state sha;
-	uint64_t sp = start;
-	size_t n, nm;
 
-	if (!h->stitched) {
+	md5_blocks(&h->md5, md5_at(job, h->md5_at), (size_t)(to - h->md5_at) / MD5SHA_BLOCK);
+	h->md5_at = to;
+}
+
+/* The id of chunk [start, end) by SHA-256 alone. */
+static void
+md5_chunk_id_alone(const struct md5_job *job, uint64_t start, uint64_t end, struct chunk_id *id)
+{
+	size_t n = (size_t)(end - start) / MD5SHA_BLOCK;
+	struct sha256_state sha;
+
+	if (!job->chunks->stitched) {
 		chunk_id_compute(md5_at(job, start), (size_t)(end - start), id);
 		return;
 	}
 	sha256_init(&sha);
-	while ((n = (size_t)(end - sp) / MD5SHA_BLOCK) > 0) {
-		nm = (size_t)(limit - h->md5_at) / MD5SHA_BLOCK;
-		if (nm == 0) {
-			sha256_blocks(&sha, md5_at(job, sp), n);
-			sp += n * MD5SHA_BLOCK;
-			break;
-		}
-		if (n > nm)
-			n = nm;
-		md5sha_blocks(&h->md5, md5_at(job, h->md5_at), &sha, md5_at(job, sp), n);
-		h->md5_at += n * MD5SHA_BLOCK;
-		sp += n * MD5SHA_BLOCK;
-	}
-	sha256_final(&sha, md5_at(job, sp), (size_t)(end - sp), id->b);
+	sha256_blocks(&sha, md5_at(job, start), n);
+	sha256_final(&sha, md5_at(job, start + n * MD5SHA_BLOCK),
+		     (size_t)(end - start) - n * MD5SHA_BLOCK, id->b);
 }
 
-/* Chunk job: hashes cuts from its nid on, up to ncut, then carries the MD5 on alone over whole
- * blocks below limit (so that it never waits for the next cut while bytes are there), until
- * about max bytes are done. Runs without the pool's mutex: the job is this thread's (running,
- * or idle and the put's own). Returns the number of cuts that now have ids; id_end and md5_at
- * have moved. */
+/* The id of chunk [start, end) and the MD5 on to the chunk's last block boundary, stitched for
+ * as many blocks as both have (the MD5 starts up to 63 bytes before the chunk, so the two differ
+ * by at most one). Without SHA extensions, chunk_id_compute then md5_blocks. */
+static void
+md5_chunk_both(const struct md5_job *job, uint64_t start, uint64_t end, struct chunk_id *id)
+{
+	struct chunk_hash *h = job->chunks;
+	uint64_t to = end / MD5SHA_BLOCK * MD5SHA_BLOCK;
+	size_t nm = (size_t)(to - h->md5_at) / MD5SHA_BLOCK;
+	size_t ns = (size_t)(end - start) / MD5SHA_BLOCK;
+	size_t n = nm < ns ? nm : ns;
+	struct sha256_state sha;
+
+	if (!h->stitched) {
+		chunk_id_compute(md5_at(job, start), (size_t)(end - start), id);
+		md5_advance(job, to);
+		return;
+	}
+	sha256_init(&sha);
+	md5sha_blocks(&h->md5, md5_at(job, h->md5_at), &sha, md5_at(job, start), n);
+	h->md5_at += n * MD5SHA_BLOCK;
+	sha256_blocks(&sha, md5_at(job, start + n * MD5SHA_BLOCK), ns - n);
+	md5_advance(job, to);
+	sha256_final(&sha, md5_at(job, start + ns * MD5SHA_BLOCK),
+		     (size_t)(end - start) - ns * MD5SHA_BLOCK, id->b);
+}
+
+/* Chunk job: the id of chunk [start, end), which begins where the previous one ended, and the MD5
+ * on to the chunk's last block boundary (it stands at most 63 bytes before start). While the
+ * body's chain is in the memo (every chunk so far found there), the id comes first, by SHA-256
+ * alone, and the MD5 state after the chunk is looked up; at the first miss the MD5 runs over the
+ * chunk and the chain ends: from a state never recorded, no later chunk's fact can be found.
+ * After that both hashes run stitched as without a memo, and each chunk's fact is recorded. */
+static void
+md5_chunk_one(const struct md5_job *job, uint64_t start, uint64_t end, struct chunk_id *id)
+{
+	struct chunk_hash *h = job->chunks;
+	uint64_t to = end / MD5SHA_BLOCK * MD5SHA_BLOCK, from = h->md5_at;
+	uint8_t key[MD5MEMO_KEY_LEN];
+	struct md5_state before;
+	uint32_t after[4];
+
+	/* a body's last chunk, shorter than the chunker's minimum, is hashed as without a memo */
+	if (!h->memo || end - start < h->memo_min) {
+		md5_chunk_both(job, start, end, id);
+		return;
+	}
+	if (h->chain) {
+		md5_chunk_id_alone(job, start, end, id);
+		md5memo_key(&h->md5, md5_at(job, from), (size_t)(start - from), id->b, key);
+		if (md5memo_get(h->memo, key, after)) {
+			memcpy(h->md5.h, after, sizeof(after));
+			h->md5.nbytes = to;
+			h->md5_at = to;
+			return;
+		}
+		h->chain = false;
+		md5_advance(job, to);
+	} else {
+		before = h->md5;
+		md5_chunk_both(job, start, end, id);
+		md5memo_key(&before, md5_at(job, from), (size_t)(start - from), id->b, key);
+	}
+	md5memo_put(h->memo, key, h->md5.h);
+}
+
+/* Chunk job: hashes cuts from its nid on, up to ncut, until about max bytes are done. Runs
+ * without the pool's mutex: the job is this thread's (running, or idle and the put's own).
+ * Returns the number of cuts that now have ids; id_end and md5_at have moved. */
 static uint64_t
-md5_chunks_step(const struct md5_job *job, uint64_t limit, uint64_t ncut, size_t max)
+md5_chunks_step(const struct md5_job *job, uint64_t ncut, size_t max)
 {
 	struct chunk_hash *h = job->chunks;
 	uint64_t i = h->nid, done = 0;
-	size_t n;
 
-	while (done < max) {
-		if (i < ncut) {
-			struct put_cut *c = &h->cuts[i % h->cap];
+	while (done < max && i < ncut) {
+		struct put_cut *c = &h->cuts[i % h->cap];
 
-			md5_chunk_one(job, limit, h->id_end, c->end, &c->id);
-			done += c->end - h->id_end;
-			h->id_end = c->end;
-			i++;
-			continue;
-		}
-		n = (size_t)(limit - h->md5_at) / MD5SHA_BLOCK;
-		if (n == 0)
-			break;
-		if (n > MD5_STEP / MD5SHA_BLOCK)
-			n = MD5_STEP / MD5SHA_BLOCK;
-		md5_blocks(&h->md5, md5_at(job, h->md5_at), n);
-		h->md5_at += n * MD5SHA_BLOCK;
-		done += n * MD5SHA_BLOCK;
+		md5_chunk_one(job, h->id_end, c->end, &c->id);
+		done += c->end - h->id_end;
+		h->id_end = c->end;
+		i++;
 	}
 	return i;
 }
 
-/* True when chunk job h has cuts without ids, or at least a block the MD5 has not passed. */
+/* True when chunk job h has cuts without ids. */
 static bool
-md5_chunks_pending(const struct chunk_hash *h, size_t limit)
+md5_chunks_pending(const struct chunk_hash *h)
 {
-	return h->nid < h->ncut || limit - h->md5_at >= MD5SHA_BLOCK;
+	return h->nid < h->ncut;
 }
 
 /* Hashes an idle job (or one without workers) up to limit on the calling thread. */
@@ -163,7 +210,7 @@ md5_hash_inline(struct md5_job *job, size_t limit)
 	if (job->chunks) {
 		if (limit > job->limit)
 			job->limit = limit;
-		job->chunks->nid = md5_chunks_step(job, job->limit, job->chunks->ncut, SIZE_MAX);
+		job->chunks->nid = md5_chunks_step(job, job->chunks->ncut, SIZE_MAX);
 		job->pos = md5_chunks_low(job->chunks);
 		return;
 	}
@@ -224,31 +271,29 @@ md5_run_stream(struct md5_pool *pool, struct md5_job *job)
 	}
 }
 
-/* Hashes chunk job until every queued cut has its id and the MD5 has passed every whole block
- * below its limit, or until another job waits; publishes ids and the oldest byte it still needs
- * after each step. Called and returns with the pool's mutex held. */
+/* Hashes chunk job until every queued cut has its id (and the MD5 has passed it), or until
+ * another job waits; publishes ids and the oldest byte it still needs after each step. Called
+ * and returns with the pool's mutex held. */
 static void
 md5_run_chunks(struct md5_pool *pool, struct md5_job *job)
 {
 	struct chunk_hash *h = job->chunks;
 	uint64_t ncut, nid;
-	size_t limit;
 
 	for (;;) {
-		if (!md5_chunks_pending(h, job->limit)) {
+		if (!md5_chunks_pending(h)) {
 			job->busy = false;
 			md5_wake(job);
 			return;
 		}
 		ncut = h->ncut;
-		limit = job->limit;
 		pthread_mutex_unlock(&pool->mu);
-		nid = md5_chunks_step(job, limit, ncut, MD5_STEP);
+		nid = md5_chunks_step(job, ncut, MD5_STEP);
 		pthread_mutex_lock(&pool->mu);
 		h->nid = nid;
 		job->pos = md5_chunks_low(h);
 		md5_wake(job);
-		if (md5_chunks_pending(h, job->limit) && pool->head) {
+		if (md5_chunks_pending(h) && pool->head) {
 			md5_enqueue(pool, job);
 			return;
 		}
@@ -338,13 +383,17 @@ store_md5_job_init(struct md5_job *job, EVP_MD_CTX *ctx)
 }
 
 void
-store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h)
+store_md5_chunks_init(struct md5_job *job, struct chunk_hash *h, struct md5memo *memo,
+		      size_t memo_min)
 {
 	store_md5_job_init(job, NULL);
 	job->chunks = h;
 	md5_init(&h->md5);
 	h->ncut = h->nid = h->id_end = h->md5_at = 0;
 	h->stitched = md5sha_stitched_available();
+	h->memo = memo;
+	h->memo_min = memo_min;
+	h->chain = memo != NULL;
 }
 
 void
@@ -399,7 +448,7 @@ store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut, s
 	h->ncut = ncut;
 	job->limit = limit;
 	if (!job->busy)
-		md5_kick(pool, job, md5_chunks_pending(h, limit));
+		md5_kick(pool, job, md5_chunks_pending(h));
 	nid = h->nid;
 	pthread_mutex_unlock(&pool->mu);
 	return nid;

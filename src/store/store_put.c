@@ -103,7 +103,8 @@ store_put_begin(struct store *st, struct store_put **out)
 	put->hash.cuts = malloc(put->hash.cap * sizeof(*put->hash.cuts));
 	if (!put->buf || !put->page || !put->hash.cuts)
 		abort();
-	store_md5_chunks_init(&put->jobs[0], &put->hash);
+	store_md5_chunks_init(&put->jobs[0], &put->hash, put->st->md5memo,
+			      st->cfg.chunking.min_size);
 	store_md5_rebase(&put->jobs[0], put->buf, 0);
 	put->njobs = 1;
 	put->spill_fd = -1;

@@ -104,3 +104,11 @@ store_stats(struct store *st, struct store_stats *out)
 	out->index_bytes = index_disk_bytes(st->ix);
 	return stats_pack_files(st, out);
 }
+
+void
+store_md5memo_stats(struct store *st, struct md5memo_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st->md5memo)
+		md5memo_stats(st->md5memo, out);
+}

@@ -624,6 +624,117 @@ test_dedup_shifted(void **state)
 	free(data);
 }
 
+/* ---- the MD5 memo ---- */
+
+/* Puts data as key and checks that its ETag is the MD5 of data; returns the memo's lookups that
+ * hit and missed during the put. */
+static void
+memo_put(struct store *st, const char *key, const uint8_t *data, size_t len, size_t step,
+	 uint64_t *hits, uint64_t *misses)
+{
+	struct md5memo_stats before, after;
+	struct store_object_info info;
+	uint8_t ref[16];
+	unsigned int n = 0;
+
+	store_md5memo_stats(st, &before);
+	assert_int_equal(put_bytes(st, "b", key, data, len, step, NULL, &info), 0);
+	store_md5memo_stats(st, &after);
+	assert_true(EVP_Digest(data, len, ref, &n, EVP_md5(), NULL));
+	assert_memory_equal(info.md5, ref, 16);
+	*hits = after.hits - before.hits;
+	*misses = after.misses - before.misses;
+}
+
+/* A body put again follows the memo from its first chunk to its last (no MD5 over its whole
+ * blocks); one that differs from the middle on follows it up to the chunk that differs; one
+ * shifted by a byte misses at once. Every ETag is the body's MD5, whichever way it was reached,
+ * with the stitched hashes and the portable ones; with the memo off nothing is looked up. */
+static void
+test_md5_memo(void **state)
+{
+	struct store_fx *fx = *state;
+	size_t len = 300000;
+	uint8_t *data = NULL, *changed = malloc(len);
+	uint64_t hits, misses;
+	int pass;
+
+	assert_non_null(changed);
+	for (pass = 0; pass < 2; pass++) {
+		/* new bytes for each pass: the memo is the store's, it remembers the first pass */
+		free(data);
+		data = gen_data(31 + (uint64_t)pass, len + 1);
+		memcpy(changed, data, len);
+		changed[len / 2] ^= 0x40;
+		md5sha_use_extensions(pass == 0);
+		memo_put(fx->st, pass ? "p1" : "s1", data, len, 777, &hits, &misses);
+		memo_put(fx->st, pass ? "p2" : "s2", data, len, 5000, &hits, &misses);
+		assert_int_equal(misses, 0);
+		assert_true(hits > len / 1024); /* chunks of 64-1024 bytes, the last one excepted */
+		memo_put(fx->st, pass ? "p3" : "s3", changed, len, 65536, &hits, &misses);
+		assert_int_equal(misses, 1);
+		assert_true(hits > len / 2 / 1024 - 2);
+		memo_put(fx->st, pass ? "p4" : "s4", changed, len, 3, &hits, &misses);
+		assert_int_equal(misses, 0);
+		memo_put(fx->st, pass ? "p5" : "s5", data + 1, len, 4096, &hits, &misses);
+		assert_int_equal(hits, 0);
+		assert_int_equal(misses, 1);
+	}
+	md5sha_use_extensions(true);
+	store_close(fx->st);
+	fx->cfg.md5_memo_bytes = 0;
+	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	memo_put(fx->st, "off", data, len, 1000, &hits, &misses);
+	assert_int_equal(hits + misses, 0);
+	assert_int_equal(fsck_problems(fx->st), 0);
+	free(changed);
+	free(data);
+}
+
+/* Bodies made of earlier bodies' prefixes (cut anywhere, mid-chunk included), new bytes and whole
+ * repeats, written in random pieces, some through the portable hashes: every ETag is the body's
+ * MD5 however much of it came from the memo. */
+static void
+test_md5_memo_random(void **state)
+{
+	struct store_fx *fx = *state;
+	enum { BODIES = 40, MAXLEN = 120000 };
+	uint8_t *bodies[BODIES], *fresh = gen_data(32, MAXLEN + 1000);
+	size_t lens[BODIES], prefix, from, i;
+	uint64_t x = 12345, hits, misses, total_hits = 0;
+	char key[16];
+
+	for (i = 0; i < BODIES; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		bodies[i] = malloc(MAXLEN);
+		assert_non_null(bodies[i]);
+		lens[i] = (size_t)(x >> 33) % MAXLEN;
+		prefix = 0;
+		if (i > 0) {
+			from = (size_t)(x >> 20) % i;
+			if ((x >> 8) % 4 == 0) /* a whole repeat */
+				lens[i] = prefix = lens[from];
+			else /* a prefix cut anywhere */
+				prefix = (size_t)(x >> 40) % (lens[from] + 1);
+			if (prefix > lens[i])
+				prefix = lens[i];
+			memcpy(bodies[i], bodies[from], prefix);
+		}
+		/* the rest: new bytes, from an offset that depends on i */
+		memcpy(bodies[i] + prefix, fresh + (i * 977) % 1000, lens[i] - prefix);
+		md5sha_use_extensions(i % 3 != 2);
+		snprintf(key, sizeof(key), "r%zu", i);
+		memo_put(fx->st, key, bodies[i], lens[i], 1 + (size_t)(x >> 45) % 20000, &hits,
+			 &misses);
+		total_hits += hits;
+	}
+	md5sha_use_extensions(true);
+	assert_true(total_hits > 0);
+	for (i = 0; i < BODIES; i++)
+		free(bodies[i]);
+	free(fresh);
+}
+
 static void
 test_copy(void **state)
 {
@@ -1542,6 +1653,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_readers_vs_writer, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup_identical, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup_shifted, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_memo, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_memo_random, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_copy, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_same, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_conditional, fx_setup, store_fx_teardown),
