@@ -22,7 +22,8 @@
  *            it, timed as one op (the disk's own durable write rate, beside a PUT of new data,
  *            which must make the same bytes durable); --url and --bucket are not needed
  * Options: --prefix P (default "o/"), --start N, --count N, --size BYTES, --ops N, --conc N,
- *   --duration SEC (stop starting requests after SEC), --seed N, --part-size BYTES,
+ *   --duration SEC (stop starting requests after SEC), --seed N, --skip BYTES (put: the body
+ *   starts that far into the object's stream), --part-size BYTES,
  *   --max-keys N, --region R (us-east-1), --verify (check every byte received), --plain,
  *   --pids P[,P…] (server processes whose CPU time and VmHWM are reported), --expires SEC.
  *
@@ -113,6 +114,7 @@ struct lg_opts {
 	uint64_t start;
 	uint64_t ops;
 	uint64_t seed;
+	uint64_t skip; /* put: the body is bytes [skip, skip + size) of the stream */
 	uint64_t part_size;
 	uint64_t max_keys;
 	uint64_t expires;
@@ -837,6 +839,7 @@ lg_setup_put(struct lg_run *r, struct lg_xfer *x)
 	uint64_t obj = r->o->start + x->op;
 
 	x->stream = lg_stream(r->o->seed, obj);
+	x->off = r->o->skip;
 	x->len = r->o->size;
 	lg_easy_upload(r, x);
 	return lg_url(x, obj, "", NULL);
@@ -1268,6 +1271,7 @@ static const struct lg_u64_opt lg_u64_opts[] = {
     {"--start", offsetof(struct lg_opts, start), 0, LG_OPS_MAX},
     {"--ops", offsetof(struct lg_opts, ops), 1, LG_OPS_MAX},
     {"--seed", offsetof(struct lg_opts, seed), 0, UINT64_MAX},
+    {"--skip", offsetof(struct lg_opts, skip), 0, LG_SIZE_MAX},
     {"--part-size", offsetof(struct lg_opts, part_size), 1, LG_SIZE_MAX},
     {"--max-keys", offsetof(struct lg_opts, max_keys), 1, 1000},
     {"--expires", offsetof(struct lg_opts, expires), 1, SIGV4_EXPIRES_MAX},
@@ -1423,6 +1427,7 @@ static const char lg_usage_text[] =
     "  mb | put | get | head | ranged | list | mpu | presign | disk (see bench/loadgen.c)\n"
     "  --prefix P --start N --count N   objects P%08u, u = start .. start+count-1\n"
     "  --size BYTES --seed N            object size; bytes are the stream of (seed, u)\n"
+    "  --skip BYTES                     put: the body starts that far into the stream\n"
     "  --conc N --ops N --duration SEC  in flight, requests (get/head/list), time cap\n"
     "  --part-size BYTES --plain        multipart; --plain: parts as separate objects\n"
     "  --max-keys N --verify --pids P,P --region R --method GET|HEAD --expires SEC\n"

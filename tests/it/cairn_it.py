@@ -587,6 +587,12 @@ def etag_of(data):
     return '"%s"' % hashlib.md5(data).hexdigest()
 
 
+def multipart_etag(parts):
+    """S3's ETag of a multipart object from its parts' bytes."""
+    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+    return '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(parts))
+
+
 # ---- clients ----
 
 def aws_cli_path():

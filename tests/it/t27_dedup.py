@@ -7,11 +7,18 @@ in the middle adds only the chunks around the insertion. Every copy reads back i
 A single PUT long enough to checkpoint (more new chunks than a put keeps pinned: the checkpoint
 records them in the index on a thread beside the upload) reads back intact with the body's MD5 as
 its ETag, its chunks dedup a second copy, and one abandoned past its first checkpoint leaves no
-object and a store that `cairn fsck` finds clean when the class's server stops."""
+object and a store that `cairn fsck` finds clean when the class's server stops.
+
+The MD5 memo (the daemon remembers the MD5 state at each chunk boundary, so that bytes uploaded
+again skip their MD5): a body put again, one changed in the middle, a multipart upload of the same
+body (its parts' MD5s start afresh) by boto3 and by aws-cli, twice each, all get their exact S3
+ETags; the daemon's count of memo hits at its stop shows that the repeats were served from the
+memo, and after the restart (an empty memo) a repeat is still right."""
 
 import hashlib
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -20,7 +27,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cairn_it import CairnTestCase, MemorySampler, signed_head  # noqa: E402
+from cairn_it import (  # noqa: E402
+    CairnTestCase, MemorySampler, etag_of, multipart_etag, signed_head,
+)
 
 SIZE = 100 << 20
 MB = 1 << 20
@@ -192,6 +201,77 @@ class LongPutTests(DedupCase):
         self.big.put_object(Bucket=self.bucket, Key="after", Body=b"after")
         self.assertEqual(self.big.get_object(Bucket=self.bucket, Key="after")["Body"].read(),
                          b"after")
+
+
+MEMO_SIZE = 24 * MB
+PART = 8 * MB  # aws-cli's default part size; boto3's is set to the same below
+MAX_CHUNK = 128 << 10  # the chunker's largest chunk: a body has at least size / MAX_CHUNK
+
+
+class MemoTests(DedupCase):
+    def memo_counts(self):
+        """(hits, misses) the daemon logged when it last stopped."""
+        found = None
+        with open(self.server.log_path, errors="replace") as f:
+            for line in f:
+                m = re.search(r"MD5 memo (\d+) hits, (\d+) misses", line)
+                if m:
+                    found = (int(m.group(1)), int(m.group(2)))
+        self.assertIsNotNone(found, "cairnd logged no MD5 memo counts at its stop")
+        return found
+
+    def put_checked(self, key, body):
+        r = self.big.put_object(Bucket=self.bucket, Key=key, Body=body)
+        self.assertEqual(r["ETag"], etag_of(body), key)
+
+    def upload_checked(self, key, path, parts):
+        from boto3.s3.transfer import TransferConfig
+        cfg = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART)
+        self.big.upload_file(path, self.bucket, key, Config=cfg)
+        head = self.big.head_object(Bucket=self.bucket, Key=key)
+        self.assertEqual(head["ETag"], multipart_etag(parts), key)
+
+    def aws_cp_checked(self, key, path, parts):
+        self.aws("s3", "cp", path, "s3://%s/%s" % (self.bucket, key))
+        head = self.big.head_object(Bucket=self.bucket, Key=key)
+        self.assertEqual(head["ETag"], multipart_etag(parts), key)
+
+    def test_repeats_get_exact_etags(self):
+        body = os.urandom(MEMO_SIZE)
+        changed = bytearray(body)
+        changed[MEMO_SIZE // 2] ^= 0x40
+        changed = bytes(changed)
+        parts = [body[i:i + PART] for i in range(0, MEMO_SIZE, PART)]
+        fd, path = tempfile.mkstemp(prefix="cairn-it-memo-")
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        self.put_checked("one", body)
+        self.put_checked("again", body)  # every chunk from the memo
+        self.put_checked("changed", changed)  # the first half from the memo
+        self.put_checked("changed again", changed)
+        self.upload_checked("mpu", path, parts)  # part 1 as the body's start, 2 and 3 anew
+        self.upload_checked("mpu again", path, parts)
+        self.aws_cp_checked("cli", path, parts)
+        self.aws_cp_checked("cli again", path, parts)
+        self.server.restart()
+        hits, misses = self.memo_counts()
+        print("\n  MD5 memo: %d hits, %d misses" % (hits, misses), file=sys.stderr)
+        # five whole repeats ("again", "changed again", "mpu again", "cli", "cli again"), each
+        # of at least MEMO_SIZE / MAX_CHUNK chunks, less a part's last one (below the minimum)
+        self.assertGreater(hits, 5 * (MEMO_SIZE // MAX_CHUNK - 3), (hits, misses))
+        self.assertGreater(misses, 0)
+        # an empty memo after the restart: right all the same, and nothing found there
+        self.put_checked("after restart", body)
+        for key, data in (("again", body), ("changed again", changed),
+                          ("after restart", body)):
+            with self.subTest(key=key):
+                self.assertEqual(self.read_digest(self.big, self.bucket, key),
+                                 (len(data), hashlib.sha256(data).hexdigest()))
+        self.server.restart()
+        # not a repeat's worth of hits (healing the multipart seams at the start puts a few
+        # chunks through the memo too)
+        self.assertLess(self.memo_counts()[0], MEMO_SIZE // MAX_CHUNK // 4)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cairn_it import (  # noqa: E402
     CairnServer, CairnTestCase, MemorySampler, boto_client, checksum_b64, crc64nvme,
+    multipart_etag,
 )
 
 MiB = 1 << 20
@@ -59,12 +60,6 @@ def file_sha256(path):
         for b in iter(lambda: f.read(16 * MiB), b""):
             h.update(b)
     return h.hexdigest()
-
-
-def multipart_etag(parts):
-    """S3's ETag of a multipart object from its parts' bytes."""
-    md5s = b"".join(hashlib.md5(p).digest() for p in parts)
-    return '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(parts))
 
 
 class MultipartCase(CairnTestCase):
