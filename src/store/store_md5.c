@@ -148,7 +148,6 @@ md5_chunk_one(const struct md5_job *job, uint64_t start, uint64_t end, struct ch
 	uint64_t to = end / MD5SHA_BLOCK * MD5SHA_BLOCK, from = h->md5_at;
 	uint8_t key[MD5MEMO_KEY_LEN];
 	struct md5_state before;
-	uint32_t after[4];
 
 	/* a body's last chunk, shorter than the chunker's minimum, is hashed as without a memo */
 	if (!h->memo || end - start < h->memo_min) {
@@ -156,6 +155,8 @@ md5_chunk_one(const struct md5_job *job, uint64_t start, uint64_t end, struct ch
 		return;
 	}
 	if (h->chain) {
+		uint32_t after[4];
+
 		md5_chunk_id_alone(job, start, end, id);
 		md5memo_key(&h->md5, md5_at(job, from), (size_t)(start - from), id->b, key);
 		if (md5memo_get(h->memo, key, after)) {
