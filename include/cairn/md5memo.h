@@ -35,8 +35,9 @@
 struct md5memo;
 
 /* Creates a memory of at most bytes bytes (rounded down to a power-of-two number of buckets of
- * eight entries). Its pages are taken as entries arrive. Returns NULL when bytes is below one
- * bucket (256) or memory is short. Free with md5memo_free(). */
+ * eight entries). Its pages are taken as entries arrive (at random places: nearly all after a few
+ * entries per page). Returns NULL when bytes is below one bucket (256) or memory is short. Free
+ * with md5memo_free(). */
 struct md5memo *md5memo_new(size_t bytes);
 /* Frees m; NULL is a no-op. No call on m may be running. */
 void md5memo_free(struct md5memo *m);
