@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cairn/err.h"
+#include "cairn/fileio.h"
 #include "cairn/s3name.h"
 #include "cli.h"
 
@@ -151,23 +152,6 @@ cli_import(int argc, char **argv)
 	return status;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 cli_cat(int argc, char **argv)
 {
@@ -189,7 +173,7 @@ cli_cat(int argc, char **argv)
 		rc = store_get_next(g, CLI_IO_BYTES, &span);
 		if (rc < 0 || span.len == 0)
 			break;
-		rc = write_all(1, span.p, span.len);
+		rc = fileio_write_all(1, span.p, span.len);
 	}
 	store_get_close(g);
 	if (rc < 0)

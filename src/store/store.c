@@ -305,44 +305,6 @@ store_tmpfile(struct store *st)
 	return fd;
 }
 
-int
-store_tmp_write(int fd, const void *p, size_t len, off_t off)
-{
-	const uint8_t *q = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pwrite(fd, q, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		q += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-int
-store_tmp_read(int fd, void *p, size_t len, off_t off)
-{
-	uint8_t *q = p;
-	ssize_t n;
-
-	while (len > 0) {
-		n = pread(fd, q, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		q += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 void
 store_etag_format(const uint8_t md5[16], uint32_t parts, char out[64])
 {

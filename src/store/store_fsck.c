@@ -108,7 +108,7 @@ static int
 fsck_flush(struct fsck *f)
 {
 	off_t off = (off_t)((f->nchunks - f->nbatch) * sizeof(struct fsck_rec));
-	int rc = store_tmp_write(f->fd, f->batch, f->nbatch * sizeof(struct fsck_rec), off);
+	int rc = fileio_pwrite_all(f->fd, f->batch, f->nbatch * sizeof(struct fsck_rec), off);
 
 	f->nbatch = 0;
 	return rc;
@@ -118,8 +118,8 @@ fsck_flush(struct fsck *f)
 static int
 fsck_read_batch(struct fsck *f, uint64_t i, size_t n)
 {
-	return store_tmp_read(f->fd, f->batch, n * sizeof(struct fsck_rec),
-			      (off_t)(i * sizeof(struct fsck_rec)));
+	return fileio_pread_all(f->fd, f->batch, n * sizeof(struct fsck_rec),
+				(off_t)(i * sizeof(struct fsck_rec)));
 }
 
 /* ---- step 1: chunks and packs ---- */

@@ -43,6 +43,7 @@
 
 #include <openssl/evp.h>
 
+#include "cairn/fileio.h"
 #include "cairn/md5memo.h"
 #include "cairn/md5sha.h"
 #include "cairn/pack.h"
@@ -368,12 +369,6 @@ bool store_is_writer(const struct store *st);
 /* Opens an anonymous temporary file (O_TMPFILE in <datadir>/tmp, else the system temp dir).
  * Returns an fd or -errno. */
 int store_tmpfile(struct store *st);
-/* Writes all len bytes of p at off in fd (a file from store_tmpfile), retrying short writes and
- * EINTR. Returns 0 or -errno. */
-int store_tmp_write(int fd, const void *p, size_t len, off_t off);
-/* Reads exactly len bytes at off of fd into p, retrying short reads and EINTR. Returns 0, -errno,
- * or -EIO if the file ends first. */
-int store_tmp_read(int fd, void *p, size_t len, off_t off);
 /* Formats the quoted ETag of md5/parts into out[64]. */
 void store_etag_format(const uint8_t md5[16], uint32_t parts, char out[64]);
 /* Fills info (not meta) from an index object. */

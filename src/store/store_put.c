@@ -302,7 +302,8 @@ put_store_chunk(struct store_put *put, const struct chunk_id *id, const uint8_t 
 int
 store_put_spill_read(struct store_put *put, uint64_t i, struct index_page_entry *out)
 {
-	return store_tmp_read(put->spill_fd, out, STORE_PAGE_BYTES, (off_t)(i * STORE_PAGE_BYTES));
+	return fileio_pread_all(put->spill_fd, out, STORE_PAGE_BYTES,
+				(off_t)(i * STORE_PAGE_BYTES));
 }
 
 static int
@@ -319,8 +320,8 @@ put_page_add(struct store_put *put, const struct chunk_id *id, uint64_t end)
 		if (put->spill_fd < 0)
 			return put->spill_fd;
 	}
-	rc = store_tmp_write(put->spill_fd, put->page, STORE_PAGE_BYTES,
-			     (off_t)(put->spilled * STORE_PAGE_BYTES));
+	rc = fileio_pwrite_all(put->spill_fd, put->page, STORE_PAGE_BYTES,
+			       (off_t)(put->spilled * STORE_PAGE_BYTES));
 	if (rc < 0)
 		return rc;
 	put->spilled++;
