@@ -16,7 +16,8 @@
  *
  * A transition is kept under a 16-byte key: the first half of the SHA-256 of (S, P, C). The
  * table is fixed in size (set at creation), in buckets of eight entries kept in order of last
- * use, the least recently used dropped when a ninth arrives; it lives in memory only. Every
+ * use, the least recently used dropped when a ninth arrives; it lives in memory, and a file
+ * (md5memo_save, md5memo_load) carries it from one process to the next. Every
  * function may be called from any thread.
  */
 #ifndef CAIRN_MD5MEMO_H
@@ -48,8 +49,21 @@ void md5memo_key(const struct md5_state *s, const uint8_t *partial, size_t plen,
 		 const uint8_t chunk_id[32], uint8_t key[MD5MEMO_KEY_LEN]);
 /* Looks up key: true and the state after the chunk's whole blocks in h, or false. */
 bool md5memo_get(struct md5memo *m, const uint8_t key[MD5MEMO_KEY_LEN], uint32_t h[4]);
-/* Records that key leads to state h (replacing what key held). */
+/* Records that key leads to state h (replacing what key held). key is never all zero (the mark
+ * of an empty entry; md5memo_key never makes one). */
 void md5memo_put(struct md5memo *m, const uint8_t key[MD5MEMO_KEY_LEN], const uint32_t h[4]);
+
+/* Writes every fact to fd (a new, empty file, written from offset 0) with a checksum, so that a
+ * later process can start with them: facts do not age. Calls on m may run meanwhile (each bucket
+ * is copied under its lock). Returns 0 or -errno. */
+int md5memo_save(struct md5memo *m, int fd);
+/* Adds the facts of a file md5memo_save wrote (by any process, with any table size) to m, the
+ * older ones of a bucket first, so that a table of the same size comes back as it was. The
+ * whole file is checked before anything is added: a torn, truncated or altered file, or one of
+ * another format, adds nothing and returns CAIRN_E_CORRUPT (a file that changes while it is
+ * read empties m). Reads in pieces (bounded memory); meant for a memory nobody uses yet.
+ * Returns 0, CAIRN_E_CORRUPT or -errno; *nfacts (may be NULL) gets the facts added. */
+int md5memo_load(struct md5memo *m, int fd, uint64_t *nfacts);
 
 /* Lookups answered and missed, and facts recorded, since creation (for stats and tests). */
 struct md5memo_stats {

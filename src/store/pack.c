@@ -17,6 +17,7 @@
 
 #include "cairn/chunker.h"
 #include "cairn/err.h"
+#include "cairn/le.h"
 #include "cairn/pack.h"
 
 /* Header layout (see pack.h). */
@@ -77,45 +78,6 @@ struct pack_encoder {
 	unsigned reprobe;   /* probed chunks between full attempts in probe mode */
 	struct pack_encoder_stats stats;
 };
-
-static void
-put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void
-put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t
-get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-	return (uint32_t)get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
-}
-
-static uint64_t
-get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 /* ---- encoder ---- */
 
@@ -258,12 +220,12 @@ static void
 record_header_write(uint8_t *h, uint8_t flags, uint32_t raw_len, uint32_t stored_len,
 		    const struct chunk_id *id)
 {
-	put_le32(h + PACK_OFF_MAGIC, PACK_RECORD_MAGIC);
+	le32_put(h + PACK_OFF_MAGIC, PACK_RECORD_MAGIC);
 	h[PACK_OFF_VERSION] = PACK_RECORD_VERSION;
 	h[PACK_OFF_FLAGS] = flags;
-	put_le16(h + PACK_OFF_RESERVED, 0);
-	put_le32(h + PACK_OFF_RAW_LEN, raw_len);
-	put_le32(h + PACK_OFF_STORED_LEN, stored_len);
+	le16_put(h + PACK_OFF_RESERVED, 0);
+	le32_put(h + PACK_OFF_RAW_LEN, raw_len);
+	le32_put(h + PACK_OFF_STORED_LEN, stored_len);
 	memcpy(h + PACK_OFF_ID, id->b, CHUNK_ID_LEN);
 }
 
@@ -292,7 +254,7 @@ pack_record_encode(struct pack_encoder *enc, const struct chunk_id *id, const ui
 			memcpy(payload, raw, len);
 	}
 	record_header_write(out->p, flags, (uint32_t)len, (uint32_t)stored, id);
-	put_le64(payload + stored, XXH3_64bits(out->p, PACK_HEADER_SIZE + stored));
+	le64_put(payload + stored, XXH3_64bits(out->p, PACK_HEADER_SIZE + stored));
 	out->len = PACK_RECORD_MIN + stored;
 	out->p[out->len] = 0;
 	return 0;
@@ -307,15 +269,15 @@ record_header_parse(const uint8_t *rec, struct pack_record_info *info)
 {
 	uint8_t flags = rec[PACK_OFF_FLAGS];
 
-	if (get_le32(rec + PACK_OFF_MAGIC) != PACK_RECORD_MAGIC)
+	if (le32_get(rec + PACK_OFF_MAGIC) != PACK_RECORD_MAGIC)
 		return CAIRN_E_CORRUPT;
 	if (rec[PACK_OFF_VERSION] != PACK_RECORD_VERSION)
 		return CAIRN_E_VERSION;
-	if ((flags & ~PACK_FLAG_ZSTD) || get_le16(rec + PACK_OFF_RESERVED) != 0)
+	if ((flags & ~PACK_FLAG_ZSTD) || le16_get(rec + PACK_OFF_RESERVED) != 0)
 		return CAIRN_E_CORRUPT;
 	info->flags = flags;
-	info->raw_len = get_le32(rec + PACK_OFF_RAW_LEN);
-	info->stored_len = get_le32(rec + PACK_OFF_STORED_LEN);
+	info->raw_len = le32_get(rec + PACK_OFF_RAW_LEN);
+	info->stored_len = le32_get(rec + PACK_OFF_STORED_LEN);
 	if (info->raw_len > CHUNKER_MAX_SIZE_CEIL || info->stored_len > info->raw_len)
 		return CAIRN_E_CORRUPT;
 	/* Raw payloads are the raw bytes; a zstd frame is never empty. */
@@ -342,7 +304,7 @@ pack_record_check(const uint8_t *rec, size_t len, struct pack_record_info *info)
 	if (info->record_len != len)
 		return CAIRN_E_CORRUPT;
 	body = len - PACK_TRAILER_SIZE;
-	if (XXH3_64bits(rec, body) != get_le64(rec + body))
+	if (XXH3_64bits(rec, body) != le64_get(rec + body))
 		return CAIRN_E_CORRUPT;
 	return 0;
 }
@@ -537,7 +499,7 @@ packstore_append(struct packstore *ps, const uint8_t *rec, size_t len, struct ch
 	if (len < PACK_RECORD_MIN || len > PACK_RECORD_MAX)
 		return CAIRN_E_INVAL;
 	assert(record_is_valid(rec, len));
-	raw_len = get_le32(rec + PACK_OFF_RAW_LEN);
+	raw_len = le32_get(rec + PACK_OFF_RAW_LEN);
 	pthread_mutex_lock(&ps->lock);
 	rc = ps->sync_err;
 	if (rc < 0)

@@ -200,6 +200,73 @@ store_init_sync(struct store *st)
 	return 0;
 }
 
+/* ---- the MD5 memo's file: <data>/md5memo, written at close, read at open ---- */
+
+#define STORE_MD5MEMO_FILE "md5memo"
+#define STORE_MD5MEMO_TMP "md5memo.tmp"
+
+/* Starts the memo with the facts the last writer saved. A missing file is the normal first
+ * start; a damaged one is left out (a memo only saves work) and replaced at close. */
+static void
+store_md5memo_load(struct store *st)
+{
+	char *path;
+	uint64_t n = 0;
+	int fd, rc;
+
+	if (!st->md5memo)
+		return;
+	path = store_path_join(st->dir, STORE_MD5MEMO_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("store: MD5 memo %s not read: %s", path, strerror(errno));
+		free(path);
+		return;
+	}
+	rc = md5memo_load(st->md5memo, fd, &n);
+	close(fd);
+	if (rc < 0)
+		log_warn("store: MD5 memo %s left out: %s", path, cairn_strerror(rc));
+	else
+		log_info("store: MD5 memo: %llu facts from %s", (unsigned long long)n, path);
+	free(path);
+}
+
+/* Logs the memo's counters and, when it learned or served anything, saves it for the next
+ * start: written beside, then renamed over the old file (no fsync: a file torn by a crash fails
+ * its checksum at the next start and is left out). */
+static void
+store_md5memo_save(struct store *st)
+{
+	struct md5memo_stats ms;
+	char *tmp, *path;
+	int fd, rc;
+
+	if (!st->md5memo)
+		return;
+	md5memo_stats(st->md5memo, &ms);
+	log_info("store: MD5 memo %llu hits, %llu misses, %llu recorded",
+		 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
+		 (unsigned long long)ms.puts);
+	if (ms.hits == 0 && ms.puts == 0)
+		return;
+	tmp = store_path_join(st->dir, STORE_MD5MEMO_TMP);
+	path = store_path_join(st->dir, STORE_MD5MEMO_FILE);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd < 0 ? -errno : md5memo_save(st->md5memo, fd);
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		log_warn("store: MD5 memo not saved to %s: %s", path, cairn_strerror(rc));
+		unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+}
+
 int
 store_open(const struct store_config *cfg, struct store **out)
 {
@@ -235,6 +302,7 @@ store_open(const struct store_config *cfg, struct store **out)
 			goto out_close;
 		/* none when off or too small to hold a bucket; puts then hash every byte */
 		st->md5memo = md5memo_new((size_t)cfg->md5_memo_bytes);
+		store_md5memo_load(st);
 		rc = store_zombies_release_all(st);
 		if (rc < 0)
 			goto out_close;
@@ -258,14 +326,7 @@ store_close(struct store *st)
 			 (unsigned long long)st->commit.counters.txns,
 			 (unsigned long long)st->commit.counters.batch_max);
 	store_md5_stop(&st->md5);
-	if (st->md5memo) {
-		struct md5memo_stats ms;
-
-		md5memo_stats(st->md5memo, &ms);
-		log_info("store: MD5 memo %llu hits, %llu misses, %llu recorded",
-			 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
-			 (unsigned long long)ms.puts);
-	}
+	store_md5memo_save(st);
 	md5memo_free(st->md5memo);
 	packstore_close(st->ps);
 	index_close(st->ix);

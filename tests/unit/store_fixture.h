@@ -11,12 +11,14 @@
 #error "include <cmocka.h> before store_fixture.h"
 #endif
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cairn/store.h"
 
@@ -110,6 +112,33 @@ gen_data(uint64_t seed, size_t len)
 static inline struct slice
 S(const char *s) {
 	return (struct slice){(const uint8_t *)s, strlen(s)};
+}
+
+/* Flips the bits of mask in byte off of the file name in dir (a pack, the memo's file). */
+static inline void
+store_fx_flip(const char *dir, const char *name, off_t off, uint8_t mask)
+{
+	char path[256];
+	uint8_t b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= mask;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+/* Flips the bits of mask in byte off of pack pack_id in the store at dir. */
+static inline void
+store_fx_flip_pack(const char *dir, uint32_t pack_id, off_t off, uint8_t mask)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "packs/pack-%08x.cpk", pack_id);
+	store_fx_flip(dir, name, off, mask);
 }
 
 #endif

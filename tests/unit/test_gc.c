@@ -462,22 +462,6 @@ fsck_collect(const char *problem, void *arg)
 }
 
 static void
-flip_byte(const char *dir, uint32_t pack, off_t off)
-{
-	char path[256];
-	uint8_t byte;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/packs/pack-%08x.cpk", dir, pack);
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, off), 1);
-	byte ^= 0x40;
-	assert_int_equal(pwrite(fd, &byte, 1, off), 1);
-	close(fd);
-}
-
-static void
 test_fsck_repair(void **state)
 {
 	struct store_fx *fx = *state;
@@ -491,7 +475,7 @@ test_fsck_repair(void **state)
 	assert_non_null(p);
 	assert_int_equal(put_bytes(fx->st, "a", a, 40 << 10), 0); /* pack 1 */
 	assert_int_equal(put_bytes(fx->st, "b", b, 40 << 10), 0); /* rolls into pack 2 */
-	flip_byte(fx->dir, 1, 20000);
+	store_fx_flip_pack(fx->dir, 1, 20000, 0x40);
 	assert_int_equal(store_get_open(fx->st, "b", S("a"), &g), 0);
 	assert_int_equal(store_get_read(g, p, 40 << 10, &n), CAIRN_E_CORRUPT);
 	store_get_close(g);

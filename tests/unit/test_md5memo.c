@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -277,6 +279,115 @@ test_threads(void **state)
 	md5memo_free(m);
 }
 
+/* A memo saved and loaded into a fresh one of the same size answers every lookup as the first
+ * did, bucket order (what is dropped next) included; one with room for more holds every saved
+ * fact. */
+static void
+test_save_load(void **state)
+{
+	char path[] = "/tmp/cairn-test-md5memo-XXXXXX";
+	struct md5memo *m = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 16), *back, *big;
+	uint8_t key[MD5MEMO_KEY_LEN];
+	uint32_t h[4], got[4];
+	uint64_t n, t;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_non_null(m);
+	for (t = 0; t < 300; t++) { /* 300 facts in 16 buckets of 8: each bucket drops some */
+		key_in_bucket(key, t % 16, t + 1);
+		state_of(h, (uint32_t)t);
+		md5memo_put(m, key, h);
+	}
+	assert_int_equal(md5memo_save(m, fd), 0);
+	back = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 16);
+	big = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 1024);
+	assert_non_null(back);
+	assert_non_null(big);
+	assert_int_equal(md5memo_load(back, fd, &n), 0);
+	assert_int_equal(md5memo_load(big, fd, NULL), 0);
+	assert_int_equal(n, 16 * 8);
+	/* the same next victim in both: a new fact in bucket 5 pushes out the same old one */
+	key_in_bucket(key, 5, 1000);
+	md5memo_put(m, key, h);
+	md5memo_put(back, key, h);
+	for (t = 0, n = 0; t < 300; t++) {
+		bool had;
+
+		key_in_bucket(key, t % 16, t + 1);
+		had = md5memo_get(m, key, h);
+		assert_int_equal(md5memo_get(back, key, got), had);
+		if (had)
+			assert_memory_equal(got, h, sizeof(h));
+		if (md5memo_get(big, key, got)) /* every saved fact: big drops none */
+			n++;
+		else
+			assert_false(had);
+	}
+	assert_int_equal(n, 16 * 8);
+	close(fd);
+	md5memo_free(m);
+	md5memo_free(back);
+	md5memo_free(big);
+}
+
+/* A file that is not whole and unaltered adds nothing: a flipped bit anywhere, a missing tail,
+ * an empty file, another format. */
+static void
+test_load_damaged(void **state)
+{
+	char path[] = "/tmp/cairn-test-md5memo-XXXXXX";
+	struct md5memo *m = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 16), *back;
+	const off_t flips[] = {0, 9, 13, 17, 30, 64, 64 + 5, 64 + 8 * 32 * 16 - 1};
+	uint8_t key[MD5MEMO_KEY_LEN], byte;
+	uint32_t h[4], got[4];
+	struct stat sb;
+	uint64_t n;
+	size_t i;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_non_null(m);
+	for (uint64_t t = 0; t < 100; t++) {
+		key_in_bucket(key, t % 16, t + 1);
+		state_of(h, (uint32_t)t);
+		md5memo_put(m, key, h);
+	}
+	assert_int_equal(md5memo_save(m, fd), 0);
+	for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+		back = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 16);
+		assert_non_null(back);
+		assert_int_equal(pread(fd, &byte, 1, flips[i]), 1);
+		byte ^= 0x10;
+		assert_int_equal(pwrite(fd, &byte, 1, flips[i]), 1);
+		assert_int_equal(md5memo_load(back, fd, &n), CAIRN_E_CORRUPT);
+		assert_int_equal(n, 0);
+		key_in_bucket(key, 99 % 16, 100);
+		assert_false(md5memo_get(back, key, got));
+		byte ^= 0x10;
+		assert_int_equal(pwrite(fd, &byte, 1, flips[i]), 1);
+		assert_int_equal(md5memo_load(back, fd, &n), 0); /* whole again */
+		assert_int_equal(n, 100);
+		md5memo_free(back);
+	}
+	back = md5memo_new(MD5MEMO_ENTRY_BYTES * 8 * 16);
+	assert_non_null(back);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(ftruncate(fd, sb.st_size - 32), 0);
+	assert_int_equal(md5memo_load(back, fd, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(ftruncate(fd, 10), 0);
+	assert_int_equal(md5memo_load(back, fd, &n), CAIRN_E_CORRUPT);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(md5memo_load(back, fd, &n), CAIRN_E_CORRUPT);
+	close(fd);
+	md5memo_free(m);
+	md5memo_free(back);
+}
+
 /* The daemon's knob: md5_memo, in bytes, 16 MiB by default, 0 allowed (off). */
 static void
 test_conf_knob(void **state)
@@ -301,7 +412,8 @@ main(void)
 	    cmocka_unit_test(test_new_sizes),	    cmocka_unit_test(test_put_get),
 	    cmocka_unit_test(test_bucket_lru),	    cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_key_paths_agree), cmocka_unit_test(test_fact_replays),
-	    cmocka_unit_test(test_threads),	    cmocka_unit_test(test_conf_knob),
+	    cmocka_unit_test(test_threads),	    cmocka_unit_test(test_save_load),
+	    cmocka_unit_test(test_load_damaged),    cmocka_unit_test(test_conf_knob),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
