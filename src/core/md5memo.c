@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <xxhash.h>
@@ -224,6 +225,31 @@ md5memo_export(struct md5memo *m, size_t b, size_t n, uint8_t *out)
 	}
 }
 
+static bool
+md5memo_all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Writes p[len] at off, leaving its all-zero 4 KiB blocks as holes (the file is truncated to
+ * its full length afterwards): a memo with few facts takes little disk. */
+static int
+md5memo_write_sparse(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	size_t blk = 4096, i, n;
+	int rc = 0;
+
+	for (i = 0; i < len && rc == 0; i += n) {
+		n = len - i < blk ? len - i : blk;
+		if (!md5memo_all_zero(p + i, n))
+			rc = fileio_pwrite_all(fd, p + i, n, off + (off_t)i);
+	}
+	return rc;
+}
+
 int
 md5memo_save(struct md5memo *m, int fd)
 {
@@ -243,9 +269,11 @@ md5memo_save(struct md5memo *m, int fd)
 		md5memo_export(m, b, n, buf);
 		piece = n * MD5MEMO_WAYS * MD5MEMO_ENTRY_BYTES;
 		XXH3_128bits_update(x, buf, piece);
-		rc = fileio_pwrite_all(fd, buf, piece, off);
+		rc = md5memo_write_sparse(fd, buf, piece, off);
 		off += (off_t)piece;
 	}
+	if (rc == 0 && ftruncate(fd, off) != 0)
+		rc = -errno;
 	if (rc < 0)
 		goto out;
 	sum = XXH3_128bits_digest(x);
