@@ -388,6 +388,39 @@ test_load_damaged(void **state)
 	md5memo_free(back);
 }
 
+/* A memo with few facts saves to a file of holes: little disk, and it loads back whole. */
+static void
+test_save_sparse(void **state)
+{
+	char path[] = "/tmp/cairn-test-md5memo-XXXXXX";
+	struct md5memo *m = md5memo_new(4 << 20), *back = md5memo_new(4 << 20);
+	uint8_t key[MD5MEMO_KEY_LEN];
+	uint32_t h[4], got[4];
+	struct stat sb;
+	uint64_t n;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_non_null(m);
+	assert_non_null(back);
+	test_fill(key, sizeof(key), 9);
+	state_of(h, 9);
+	md5memo_put(m, key, h);
+	assert_int_equal(md5memo_save(m, fd), 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(sb.st_size, 64 + (4 << 20));
+	assert_true((uint64_t)sb.st_blocks * 512 < (1u << 20));
+	assert_int_equal(md5memo_load(back, fd, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(md5memo_get(back, key, got));
+	assert_memory_equal(got, h, sizeof(h));
+	close(fd);
+	md5memo_free(m);
+	md5memo_free(back);
+}
+
 /* The daemon's knob: md5_memo, in bytes, 16 MiB by default, 0 allowed (off). */
 static void
 test_conf_knob(void **state)
@@ -413,7 +446,8 @@ main(void)
 	    cmocka_unit_test(test_bucket_lru),	    cmocka_unit_test(test_key),
 	    cmocka_unit_test(test_key_paths_agree), cmocka_unit_test(test_fact_replays),
 	    cmocka_unit_test(test_threads),	    cmocka_unit_test(test_save_load),
-	    cmocka_unit_test(test_load_damaged),    cmocka_unit_test(test_conf_knob),
+	    cmocka_unit_test(test_load_damaged),    cmocka_unit_test(test_save_sparse),
+	    cmocka_unit_test(test_conf_knob),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
