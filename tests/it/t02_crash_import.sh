@@ -12,7 +12,7 @@ T=$(mktemp -d /tmp/cairn-t02.XXXXXX)
 BG=
 cleanup() {
 	if [ -n "$BG" ]; then
-		kill -9 "$BG" 2>/dev/null
+		kill -9 -- "-$BG" 2>/dev/null || kill -9 "$BG" 2>/dev/null
 		wait "$BG" 2>/dev/null
 	fi
 	rm -rf "$T"
@@ -43,7 +43,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		"r$round/f3" >"$T/out" 2>"$T/err" &
 	BG=$!
 	sleep "0.$(printf %03d $((RANDOM % 400)))"
-	kill -9 "$BG" 2>/dev/null && killed=$((killed + 1))
+	# timeout runs in a process group of its own with the import: SIGKILL to timeout alone
+	# would leave the import running on (and writing into the next round's output file)
+	if kill -9 -- "-$BG" 2>/dev/null || kill -9 "$BG" 2>/dev/null; then
+		killed=$((killed + 1))
+	fi
 	wait "$BG" 2>/dev/null
 	BG=
 	printed_same=0
