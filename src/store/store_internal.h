@@ -158,13 +158,13 @@ void store_md5_rebase(struct md5_job *job, const uint8_t *base, size_t ring);
  * pos..limit in order. The caller keeps those bytes unchanged until the job has passed them
  * (store_md5_wait_pos, store_md5_wait). Without workers, hashes them inline. */
 void store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit);
-/* Queues chunk job's cuts up to ncut (their ends written by the caller) and moves its limit to
- * limit (the bytes received), likewise. Returns the number of cuts whose ids are ready, as
- * store_md5_ids() would. */
-uint64_t store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut,
-			     size_t limit);
-/* Brings job up to limit (a chunk job: ids for every queued cut, the MD5 up to the last whole
- * block below limit): waits for a running job to get there, hashes inline for an idle one. */
+/* Queues chunk job's cuts up to ncut (their ends written by the caller; the bytes up to the
+ * last one are the job's to read until it has passed them, likewise). Returns the number of
+ * cuts whose ids are ready, as store_md5_ids() would. */
+uint64_t store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut);
+/* Brings job up to limit (a chunk job: ids for every queued cut, the MD5 up to the last cut's
+ * last whole block; limit is not used): waits for a running job to get there, hashes inline
+ * for an idle one. */
 void store_md5_sync(struct md5_pool *pool, struct md5_job *job, size_t limit);
 /* Waits until job has hashed every byte before pos, or (a chunk job) has no queued cut left.
  * Returns the job's pos then. */

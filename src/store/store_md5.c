@@ -202,15 +202,14 @@ md5_chunks_pending(const struct chunk_hash *h)
 	return h->nid < h->ncut;
 }
 
-/* Hashes an idle job (or one without workers) up to limit on the calling thread. */
+/* Hashes an idle job (or one without workers) on the calling thread: a stream job up to limit,
+ * a chunk job over its queued cuts. */
 static void
 md5_hash_inline(struct md5_job *job, size_t limit)
 {
 	size_t n;
 
 	if (job->chunks) {
-		if (limit > job->limit)
-			job->limit = limit;
 		job->chunks->nid = md5_chunks_step(job, job->chunks->ncut, SIZE_MAX);
 		job->pos = md5_chunks_low(job->chunks);
 		return;
@@ -435,19 +434,18 @@ store_md5_feed(struct md5_pool *pool, struct md5_job *job, size_t limit)
 }
 
 uint64_t
-store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut, size_t limit)
+store_md5_feed_cuts(struct md5_pool *pool, struct md5_job *job, uint64_t ncut)
 {
 	struct chunk_hash *h = job->chunks;
 	uint64_t nid;
 
 	if (pool->nthreads == 0) {
 		h->ncut = ncut;
-		md5_hash_inline(job, limit);
+		md5_hash_inline(job, 0);
 		return h->nid;
 	}
 	pthread_mutex_lock(&pool->mu);
 	h->ncut = ncut;
-	job->limit = limit;
 	if (!job->busy)
 		md5_kick(pool, job, md5_chunks_pending(h));
 	nid = h->nid;

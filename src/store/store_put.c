@@ -350,12 +350,12 @@ put_check(const struct store_put *put)
 			  : put->received <= put->alloc);
 }
 
-/* Queues the cuts made since the last call to the chunk job and hands it the bytes received (its
- * MD5 goes on ahead of the cuts); returns how many cuts have ids. */
+/* Queues the cuts made since the last call to the chunk job (it hashes each chunk and the MD5
+ * along with it); returns how many cuts have ids. */
 static uint64_t
 put_cuts_feed(struct store_put *put)
 {
-	return store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut, put->received);
+	return store_md5_feed_cuts(&put->st->md5, &put->jobs[0], put->ncut);
 }
 
 /* Stores the chunks whose ids have come back, up to cut nid. */
