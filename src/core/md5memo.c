@@ -82,6 +82,15 @@ md5memo_free(struct md5memo *m)
 	free(m);
 }
 
+static bool
+md5memo_all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 void
 md5memo_key(const struct md5_state *s, const uint8_t *partial, size_t plen,
 	    const uint8_t chunk_id[32], uint8_t key[MD5MEMO_KEY_LEN])
@@ -92,12 +101,8 @@ md5memo_key(const struct md5_state *s, const uint8_t *partial, size_t plen,
 	size_t len = 0;
 	int i;
 
-	for (i = 0; i < 4; i++) {
-		msg[len++] = (uint8_t)s->h[i];
-		msg[len++] = (uint8_t)(s->h[i] >> 8);
-		msg[len++] = (uint8_t)(s->h[i] >> 16);
-		msg[len++] = (uint8_t)(s->h[i] >> 24);
-	}
+	for (i = 0; i < 4; i++, len += 4)
+		le32_put(msg + len, s->h[i]);
 	if (plen >= MD5SHA_BLOCK)
 		abort(); /* a caller bug: a whole block is part of the state */
 	msg[len++] = (uint8_t)plen;
@@ -113,9 +118,7 @@ md5memo_key(const struct md5_state *s, const uint8_t *partial, size_t plen,
 	}
 	memcpy(key, out, MD5MEMO_KEY_LEN);
 	/* all zero marks an empty entry; a real key of all zero (2^-128) becomes another key */
-	for (i = 0; i < MD5MEMO_KEY_LEN && key[i] == 0; i++)
-		;
-	if (i == MD5MEMO_KEY_LEN)
+	if (md5memo_all_zero(key, MD5MEMO_KEY_LEN))
 		key[0] = 1;
 }
 
@@ -225,15 +228,6 @@ md5memo_export(struct md5memo *m, size_t b, size_t n, uint8_t *out)
 	}
 }
 
-static bool
-md5memo_all_zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* Writes p[len] at off, leaving its all-zero 4 KiB blocks as holes (the file is truncated to
  * its full length afterwards): a memo with few facts takes little disk. */
 static int
@@ -316,11 +310,9 @@ md5memo_import(struct md5memo *m, const uint8_t *in, size_t n)
 			size_t b;
 			int k;
 
-			memcpy(key, e, MD5MEMO_KEY_LEN);
-			for (k = 0; k < MD5MEMO_KEY_LEN && key[k] == 0; k++)
-				;
-			if (k == MD5MEMO_KEY_LEN)
+			if (md5memo_all_zero(e, MD5MEMO_KEY_LEN))
 				continue; /* empty */
+			memcpy(key, e, MD5MEMO_KEY_LEN);
 			for (k = 0; k < 4; k++)
 				h[k] = le32_get(e + MD5MEMO_KEY_LEN + 4 * k);
 			b = md5memo_bucket(m, key);
