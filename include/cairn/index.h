@@ -123,10 +123,10 @@ int index_map_trim(struct index *ix);
 /*
  * Starts a thread that reads this process's file-backed resident size (RssFile, /proc/self/status)
  * every 50 ms and calls index_map_trim() when it exceeds by more than budget bytes what it was
- * right after the previous trim (the thread trims once as it starts). budget 0 starts nothing.
- * Returns 0, -EALREADY when the thread already runs, or -errno (/proc/self/status unreadable, no
- * thread). index_trimmer_stop() ends it (a no-op when none runs); index_close() does too. Start
- * and stop from one thread, not beside each other.
+ * right after the previous trim (the start trims once, on the caller's thread). budget 0 starts
+ * nothing. Returns 0, -EALREADY when the thread already runs, or -errno (/proc/self/status
+ * unreadable, no thread). index_trimmer_stop() ends it (a no-op when none runs); index_close()
+ * does too. Start and stop from one thread, not beside each other.
  */
 int index_trimmer_start(struct index *ix, uint64_t budget);
 void index_trimmer_stop(struct index *ix);

@@ -44,6 +44,7 @@
 
 #include "cairn/err.h"
 #include "cairn/log.h"
+#include "cairn/ticker.h"
 #include "index_priv.h"
 
 #define INDEX_TRIM_INTERVAL_MS 50
@@ -52,12 +53,11 @@
 
 struct index_trimmer {
 	struct index *ix;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* stop */
-	bool stop;
+	struct ticker *ticker; /* calls index_trimmer_tick every INDEX_TRIM_INTERVAL_MS */
 	uint64_t budget;
-	int status_fd; /* /proc/self/status, read again from offset 0 at each check */
+	int status_fd;	/* /proc/self/status, read again from offset 0 at each check */
+	uint64_t floor; /* RssFile just after the last trim (0: unknown) */
+	int last_rc;	/* the last trim's result, so that a failure is logged once per kind */
 };
 
 void
@@ -231,63 +231,35 @@ index_rss_file(const struct index_trimmer *tr, uint64_t *out)
 	return 0;
 }
 
-/* Trims and sets *floor to the file-backed resident bytes just after. Failures are logged once
- * per kind; *floor still moves, so a failing trim is retried only after the budget again. */
+/* Trims and sets the floor to the file-backed resident bytes just after. Failures are logged
+ * once per kind; the floor still moves, so a failing trim is retried only after the budget
+ * again. */
 static void
-index_trimmer_trim(struct index_trimmer *tr, uint64_t *floor, int *last_rc)
+index_trimmer_trim(struct index_trimmer *tr)
 {
 	int rc = index_map_trim(tr->ix);
 
-	if (rc < 0 && rc != -EAGAIN && rc != *last_rc)
+	if (rc < 0 && rc != -EAGAIN && rc != tr->last_rc)
 		log_warn("index: cannot drop the map's resident pages: %s", cairn_strerror(rc));
-	*last_rc = rc;
-	if (index_rss_file(tr, floor) < 0)
-		*floor = 0;
-}
-
-static void *
-index_trimmer_main(void *arg)
-{
-	struct index_trimmer *tr = arg;
-	uint64_t floor = 0, rss;
-	struct timespec t;
-	int last_rc = 0;
-
-	index_trimmer_trim(tr, &floor, &last_rc);
-	pthread_mutex_lock(&tr->mu);
-	while (!tr->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_nsec += INDEX_TRIM_INTERVAL_MS * 1000000L;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&tr->cv, &tr->mu, &t);
-		if (tr->stop)
-			break;
-		pthread_mutex_unlock(&tr->mu);
-		if (index_rss_file(tr, &rss) == 0 && rss > floor && rss - floor > tr->budget)
-			index_trimmer_trim(tr, &floor, &last_rc);
-		pthread_mutex_lock(&tr->mu);
-	}
-	pthread_mutex_unlock(&tr->mu);
-	return NULL;
+	tr->last_rc = rc;
+	if (index_rss_file(tr, &tr->floor) < 0)
+		tr->floor = 0;
 }
 
 static void
-index_trimmer_free(struct index_trimmer *tr)
+index_trimmer_tick(void *arg)
 {
-	close(tr->status_fd);
-	pthread_cond_destroy(&tr->cv);
-	pthread_mutex_destroy(&tr->mu);
-	free(tr);
+	struct index_trimmer *tr = arg;
+	uint64_t rss;
+
+	if (index_rss_file(tr, &rss) == 0 && rss > tr->floor && rss - tr->floor > tr->budget)
+		index_trimmer_trim(tr);
 }
 
 int
 index_trimmer_start(struct index *ix, uint64_t budget)
 {
 	struct index_trimmer *tr;
-	pthread_condattr_t ca;
 	int rc;
 
 	if (budget == 0)
@@ -305,14 +277,13 @@ index_trimmer_start(struct index *ix, uint64_t budget)
 		free(tr);
 		return rc;
 	}
-	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
-	    pthread_cond_init(&tr->cv, &ca) || pthread_mutex_init(&tr->mu, NULL))
-		abort();
-	pthread_condattr_destroy(&ca);
-	rc = pthread_create(&tr->thread, NULL, index_trimmer_main, tr);
-	if (rc) {
-		index_trimmer_free(tr);
-		return -rc;
+	/* The floor starts from a trim, so that what the opening mapped is not counted. */
+	index_trimmer_trim(tr);
+	rc = ticker_start(INDEX_TRIM_INTERVAL_MS, index_trimmer_tick, tr, &tr->ticker);
+	if (rc < 0) {
+		close(tr->status_fd);
+		free(tr);
+		return rc;
 	}
 	ix->trimmer = tr;
 	log_info("index: keeping at most %.1f MiB of the index map resident",
@@ -327,11 +298,8 @@ index_trimmer_stop(struct index *ix)
 
 	if (!tr)
 		return;
-	pthread_mutex_lock(&tr->mu);
-	tr->stop = true;
-	pthread_cond_signal(&tr->cv);
-	pthread_mutex_unlock(&tr->mu);
-	pthread_join(tr->thread, NULL);
+	ticker_stop(tr->ticker);
 	ix->trimmer = NULL;
-	index_trimmer_free(tr);
+	close(tr->status_fd);
+	free(tr);
 }
