@@ -162,6 +162,20 @@ class CairnServer:
         self._spawn(self.port)
         self._wait_healthy()
 
+    def kill(self):
+        """Kills cairnd with SIGKILL, as a crash would (nothing runs at exit). Returns the exit
+        status. start_again() brings it back."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        rc, _ = self._reap()
+        return rc
+
+    def start_again(self):
+        """Starts cairnd again on the same port and data dir after kill() or a stop of the
+        process; raises when it does not get healthy."""
+        self._spawn(self.port)
+        self._wait_healthy()
+
     def _spawn(self, port=None):
         self.port = port or free_port()
         argv = shlex.split(os.environ.get("CAIRN_IT_WRAP", "")) + [
@@ -627,6 +641,7 @@ class CairnTestCase(unittest.TestCase):
     the server is healthy: a failure there also stops the server."""
 
     server = None
+    server_args = ()  # extra cairnd flags for this class's server
     maxDiff = 4000
 
     @classmethod
@@ -634,7 +649,7 @@ class CairnTestCase(unittest.TestCase):
         super().setUpClass()
         if boto3 is None:
             raise unittest.SkipTest("boto3 is not importable")
-        cls.server = CairnServer()
+        cls.server = CairnServer(extra_args=cls.server_args)
         cls.addClassCleanup(cls._stop_server)
         cls.server.start()
         cls.endpoint = cls.server.endpoint

@@ -58,18 +58,6 @@ SLACK = 3.0  # seconds of scheduling slack on a busy 2-core machine
 
 
 @contextlib.contextmanager
-def server_flags(flags):
-    """CairnTestCase.setUpClass with extra cairnd flags (the harness builds its server from the
-    module's CairnServer name)."""
-    orig = cairn_it.CairnServer
-    cairn_it.CairnServer = lambda *a, **kw: orig(*a, extra_args=flags, **kw)
-    try:
-        yield
-    finally:
-        cairn_it.CairnServer = orig
-
-
-@contextlib.contextmanager
 def loopback_domain(domain):
     """Resolves every name under domain (and domain itself) to 127.0.0.1 in this process."""
     real = socket.getaddrinfo
@@ -120,10 +108,7 @@ def hmac_hex(key, text):
 class CoverageTests(CairnTestCase):
     """One cairnd started with --domain; every test also works path-style beside it."""
 
-    @classmethod
-    def setUpClass(cls):
-        with server_flags(["--domain", DOMAIN]):
-            super().setUpClass()
+    server_args = ("--domain", DOMAIN)
 
     @classmethod
     def setUpFixtures(cls):

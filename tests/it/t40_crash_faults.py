@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -165,8 +164,7 @@ class CrashFaults(unittest.TestCase):
             t.start()
         time.sleep(rnd.uniform(0.3, 2.0))
         self.killing.set()
-        self.server.proc.send_signal(signal.SIGKILL)
-        self.server.proc.wait()
+        self.server.kill()
         stop.set()
         for t in threads:
             t.join(30)
@@ -204,12 +202,8 @@ class CrashFaults(unittest.TestCase):
             c = self.kill_round(rnd)
             for k in total:
                 total[k] += c[k]
-            self.server._log_file.close()
-            self.server._log_file = None
-            self.server.proc = None
             self.fsck_crashed(i)
-            self.server._spawn(self.server.port)
-            self.server._wait_healthy()
+            self.server.start_again()
             self.verify(self.client(), i)
         present = sum(1 for s in self.state if s.acked is not None)
         print("\nt40: %d rounds in %.0f s: %d acknowledged operations (%d multipart "

@@ -67,8 +67,7 @@ class Corruption(unittest.TestCase):
         rc, killed = self.server._reap()
         self.assertFalse(killed)
         out = [self.server.cairn_tool(*a, check=False, timeout=300) for a in tool_args_list]
-        self.server._spawn(self.server.port)
-        self.server._wait_healthy()
+        self.server.start_again()
         return out
 
     def test_flipped_byte(self):

@@ -21,7 +21,6 @@ lowered when even the hard limit is too small), private modes for everything in 
 and `--user NAME` (root only) dropping privileges for good.
 """
 
-import contextlib
 import http.client
 import os
 import pwd
@@ -59,18 +58,6 @@ SERVER_FLAGS = [
 ]
 RSS_GROWTH_LIMIT_KIB = 24 << 10  # anonymous memory allowed above the baseline at the end
 RSS_ROUND_GROWTH_KIB = 4 << 10  # and from one round of hostile clients to the next
-
-
-@contextlib.contextmanager
-def server_flags(flags):
-    """CairnTestCase.setUpClass with extra cairnd flags: the harness builds its CairnServer from
-    the module's name, so the name points at a factory that adds them, for the moment."""
-    orig = cairn_it.CairnServer
-    cairn_it.CairnServer = lambda *a, **kw: orig(*a, extra_args=flags, **kw)
-    try:
-        yield
-    finally:
-        cairn_it.CairnServer = orig
 
 
 def proc_status(pid):
@@ -272,11 +259,7 @@ class Checker(threading.Thread):
 
 class HostileTests(CairnTestCase):
     checker = None
-
-    @classmethod
-    def setUpClass(cls):
-        with server_flags(SERVER_FLAGS):
-            super().setUpClass()
+    server_args = SERVER_FLAGS
 
     @classmethod
     def setUpFixtures(cls):
