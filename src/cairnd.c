@@ -372,6 +372,7 @@ cairnd_open_store(const struct conf *c, struct store **st)
 		sc.pack_max_bytes = c->pack_max_bytes;
 	sc.min_free_bytes = c->min_free_bytes;
 	sc.md5_memo_bytes = c->md5_memo_bytes;
+	sc.md5_memo_save_s = c->md5_memo_save_s;
 	rc = store_open(&sc, st);
 	if (rc < 0) {
 		log_error("cannot open data dir %s: %s", c->data_dir, cairn_strerror(rc));

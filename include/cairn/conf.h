@@ -59,6 +59,8 @@ struct conf {
 					trim; 0 = never trim (include/cairn/index.h) */
 	uint64_t md5_memo_bytes; /* "md5_memo": bytes remembering MD5 states at chunk boundaries,
 				    so that re-uploads skip their MD5 (md5memo.h); 0 = off */
+	uint32_t md5_memo_save_s; /* "md5_memo_save": seconds between saves of a changed memo to
+				     <data>/md5memo while running; 0 = only at a clean stop */
 	/* "user": the account to switch to when started as root; "" = no switch */
 	char user[CONF_USER_MAX + 1];
 };
@@ -68,7 +70,7 @@ struct conf {
  * info, zstd level and pack size left to the engine (-1 and 0), unfinished multipart uploads
  * aborted after 7 days, compaction hourly at 50 % dead with a 60 s grace, scrubbing at 4 MiB/s,
  * 64 MiB kept free, 30 s for a request's headers, request bodies at least 1 KiB/s over 30 s,
- * 64 MiB of the index map resident, a 16 MiB MD5 memo, no user switch. */
+ * 64 MiB of the index map resident, a 16 MiB MD5 memo saved every 60 s, no user switch. */
 void conf_default(struct conf *c);
 
 /*

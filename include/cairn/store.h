@@ -51,10 +51,15 @@ struct store_config {
 				    (0 = no reserve) */
 	uint64_t md5_memo_bytes; /* memory remembering MD5 states across chunks, so that puts of
 				    bytes hashed before skip their MD5 (md5memo.h; 0 = off) */
+	uint32_t md5_memo_save_s; /* a writer saves the memo to <data>/md5memo every this many
+				     seconds when it changed (0: only at store_close), so that a
+				     crash loses at most that much of it */
 };
 
 /* A 16 MiB memo: about 500,000 chunk transitions, the last ~16 GiB of bodies hashed. */
 #define STORE_MD5_MEMO_DEFAULT (16ull << 20)
+/* Saving a full 16 MiB memo costs ~10 ms of CPU and 16 MiB of page cache writes. */
+#define STORE_MD5_MEMO_SAVE_DEFAULT 60
 
 /* Fills cfg with the defaults (data_dir "./cairn-data", STORE_MODE_WRITE). */
 void store_config_default(struct store_config *cfg);

@@ -54,6 +54,7 @@ static const struct conf_key conf_keys[] = {
     {"body_rate_window", CONF_T_U32, CONF_FIELD(body_rate_window_s), 1, 3600},
     {"index_resident_max", CONF_T_U64, CONF_FIELD(index_resident_max), 0, 1ll << 50},
     {"md5_memo", CONF_T_U64, CONF_FIELD(md5_memo_bytes), 0, 1ll << 40},
+    {"md5_memo_save", CONF_T_U32, CONF_FIELD(md5_memo_save_s), 0, 86400},
     {"user", CONF_T_USER, CONF_FIELD(user), 0, 0},
 };
 
@@ -85,6 +86,7 @@ conf_default(struct conf *c)
 	c->body_rate_window_s = 30;
 	c->index_resident_max = 64u << 20;
 	c->md5_memo_bytes = 16u << 20;
+	c->md5_memo_save_s = 60;
 }
 
 /* Compares a setting name with '-' and '_' treated alike. */

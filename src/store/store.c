@@ -15,6 +15,7 @@
 #include "cairn/err.h"
 #include "cairn/hex.h"
 #include "cairn/log.h"
+#include "cairn/ticker.h"
 #include "store_internal.h"
 
 void
@@ -27,6 +28,7 @@ store_config_default(struct store_config *cfg)
 	cfg->pack_max_bytes = PACK_DEFAULT_MAX_BYTES;
 	cfg->zstd_level = 3;
 	cfg->md5_memo_bytes = STORE_MD5_MEMO_DEFAULT;
+	cfg->md5_memo_save_s = STORE_MD5_MEMO_SAVE_DEFAULT;
 }
 
 bool
@@ -200,7 +202,8 @@ store_init_sync(struct store *st)
 	return 0;
 }
 
-/* ---- the MD5 memo's file: <data>/md5memo, written at close, read at open ---- */
+/* ---- the MD5 memo's file: <data>/md5memo, read at open, written every md5_memo_save_s and at
+ * close ---- */
 
 #define STORE_MD5MEMO_FILE "md5memo"
 #define STORE_MD5MEMO_TMP "md5memo.tmp"
@@ -233,9 +236,10 @@ store_md5memo_load(struct store *st)
 	free(path);
 }
 
-/* Logs the memo's counters and, when it learned or served anything, saves it for the next
- * start: written beside, then renamed over the old file (no fsync: a file torn by a crash fails
- * its checksum at the next start and is left out). */
+/* When the memo learned or served anything since the last save (a hit reorders its bucket),
+ * saves it for the next start: written beside, then renamed over the old file (no fsync: a file
+ * torn by a crash fails its checksum at the next start and is left out). The saver thread and
+ * store_close call it, never both at once (close stops the thread first). */
 static void
 store_md5memo_save(struct store *st)
 {
@@ -243,13 +247,8 @@ store_md5memo_save(struct store *st)
 	char *tmp, *path;
 	int fd, rc;
 
-	if (!st->md5memo)
-		return;
 	md5memo_stats(st->md5memo, &ms);
-	log_info("store: MD5 memo %llu hits, %llu misses, %llu recorded",
-		 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
-		 (unsigned long long)ms.puts);
-	if (ms.hits == 0 && ms.puts == 0)
+	if (ms.hits == st->md5memo_saved.hits && ms.puts == st->md5memo_saved.puts)
 		return;
 	tmp = store_path_join(st->dir, STORE_MD5MEMO_TMP);
 	path = store_path_join(st->dir, STORE_MD5MEMO_FILE);
@@ -262,9 +261,49 @@ store_md5memo_save(struct store *st)
 	if (rc < 0) {
 		log_warn("store: MD5 memo not saved to %s: %s", path, cairn_strerror(rc));
 		unlink(tmp);
+	} else {
+		st->md5memo_saved = ms;
 	}
 	free(tmp);
 	free(path);
+}
+
+static void
+store_md5memo_tick(void *arg)
+{
+	store_md5memo_save(arg);
+}
+
+/* Starts the periodic save, when there is a memo and an interval. A thread that cannot start
+ * only costs the memo's facts at a crash: logged, not fatal. */
+static void
+store_md5memo_saver_start(struct store *st)
+{
+	int rc;
+
+	if (!st->md5memo || st->cfg.md5_memo_save_s == 0)
+		return;
+	rc = ticker_start((uint64_t)st->cfg.md5_memo_save_s * 1000, store_md5memo_tick, st,
+			  &st->md5memo_saver);
+	if (rc < 0)
+		log_warn("store: MD5 memo saved only at a clean stop: %s", cairn_strerror(rc));
+}
+
+/* Stops the periodic save, logs the memo's counters and saves it a last time. */
+static void
+store_md5memo_close(struct store *st)
+{
+	struct md5memo_stats ms;
+
+	ticker_stop(st->md5memo_saver);
+	st->md5memo_saver = NULL;
+	if (!st->md5memo)
+		return;
+	md5memo_stats(st->md5memo, &ms);
+	log_info("store: MD5 memo %llu hits, %llu misses, %llu recorded",
+		 (unsigned long long)ms.hits, (unsigned long long)ms.misses,
+		 (unsigned long long)ms.puts);
+	store_md5memo_save(st);
 }
 
 int
@@ -303,6 +342,7 @@ store_open(const struct store_config *cfg, struct store **out)
 		/* none when off or too small to hold a bucket; puts then hash every byte */
 		st->md5memo = md5memo_new((size_t)cfg->md5_memo_bytes);
 		store_md5memo_load(st);
+		store_md5memo_saver_start(st);
 		rc = store_zombies_release_all(st);
 		if (rc < 0)
 			goto out_close;
@@ -326,7 +366,7 @@ store_close(struct store *st)
 			 (unsigned long long)st->commit.counters.txns,
 			 (unsigned long long)st->commit.counters.batch_max);
 	store_md5_stop(&st->md5);
-	store_md5memo_save(st);
+	store_md5memo_close(st);
 	md5memo_free(st->md5memo);
 	packstore_close(st->ps);
 	index_close(st->ix);

@@ -239,7 +239,9 @@ struct store {
 	struct inflight fl;
 	struct pins pins;
 	struct md5_pool md5;
-	struct md5memo *md5memo; /* NULL: off */
+	struct md5memo *md5memo;	    /* NULL: off */
+	struct ticker *md5memo_saver;	    /* saves the memo every md5_memo_save_s, or NULL */
+	struct md5memo_stats md5memo_saved; /* its counters at the last save (saver or close) */
 	struct committer commit;
 	pthread_mutex_t enc_mu;
 	pthread_cond_t enc_cv;			   /* signalled when an encoder comes back */

@@ -421,7 +421,8 @@ test_save_sparse(void **state)
 	md5memo_free(back);
 }
 
-/* The daemon's knob: md5_memo, in bytes, 16 MiB by default, 0 allowed (off). */
+/* The daemon's knobs: md5_memo, in bytes, 16 MiB by default, 0 allowed (off); md5_memo_save, in
+ * seconds, 60 by default, 0 allowed (only at a clean stop), at most a day. */
 static void
 test_conf_knob(void **state)
 {
@@ -436,6 +437,13 @@ test_conf_knob(void **state)
 	assert_int_equal(c.md5_memo_bytes, 1u << 20);
 	assert_int_equal(conf_set(&c, "md5_memo", "16M"), CAIRN_E_INVAL);
 	assert_int_equal(c.md5_memo_bytes, 1u << 20);
+	assert_int_equal(c.md5_memo_save_s, 60);
+	assert_int_equal(conf_set(&c, "md5-memo-save", "0"), 0);
+	assert_int_equal(c.md5_memo_save_s, 0);
+	assert_int_equal(conf_set(&c, "md5_memo_save", "86400"), 0);
+	assert_int_equal(c.md5_memo_save_s, 86400);
+	assert_int_equal(conf_set(&c, "md5_memo_save", "86401"), CAIRN_E_INVAL);
+	assert_int_equal(c.md5_memo_save_s, 86400);
 }
 
 int

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -700,6 +701,70 @@ test_md5_memo(void **state)
 	assert_int_equal(hits + misses, 0);
 	assert_int_equal(fsck_problems(fx->st), 0);
 	free(changed);
+	free(data);
+}
+
+/* The inode of <dir>/md5memo (each save renames a new file over it), 0 when there is none. */
+static ino_t
+memo_file_ino(const struct store_fx *fx)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/md5memo", fx->dir);
+	return stat(path, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* Waits up to 20 s for <dir>/md5memo to be a file other than inode old; returns its inode. */
+static ino_t
+memo_file_wait_new(const struct store_fx *fx, ino_t old)
+{
+	struct timespec nap = {0, 20000000};
+	ino_t ino = memo_file_ino(fx);
+
+	for (int i = 0; i < 1000 && (ino == 0 || ino == old); i++) {
+		nanosleep(&nap, NULL);
+		ino = memo_file_ino(fx);
+	}
+	assert_true(ino != 0 && ino != old);
+	return ino;
+}
+
+/* With md5_memo_save_s set, the memo reaches its file while the store is open, again after it
+ * served a repeat, and not while nothing changes; that file alone (as a crash would leave it)
+ * lets the next open find a repeat whole. */
+static void
+test_md5_memo_saved_while_open(void **state)
+{
+	struct store_fx *fx = *state;
+	struct timespec nap = {2, 500000000};
+	size_t len = 200000;
+	uint8_t *data = gen_data(33, len);
+	char path[256], kept[256];
+	uint64_t hits, misses;
+	ino_t ino;
+
+	store_close(fx->st);
+	fx->cfg.md5_memo_save_s = 1;
+	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	assert_int_equal(memo_file_ino(fx), 0);
+	memo_put(fx->st, "first", data, len, 4096, &hits, &misses);
+	ino = memo_file_wait_new(fx, 0);
+	nanosleep(&nap, NULL); /* two more intervals without a change: no new file */
+	assert_int_equal(memo_file_ino(fx), ino);
+	memo_put(fx->st, "repeat", data, len, 4096, &hits, &misses);
+	assert_int_equal(misses, 0);
+	ino = memo_file_wait_new(fx, ino);
+	/* keep the file as the periodic save left it; close saves nothing new after that */
+	snprintf(path, sizeof(path), "%s/md5memo", fx->dir);
+	snprintf(kept, sizeof(kept), "%s/md5memo.kept", fx->dir);
+	assert_int_equal(link(path, kept), 0);
+	store_close(fx->st);
+	assert_int_equal(rename(kept, path), 0);
+	assert_int_equal(store_open(&fx->cfg, &fx->st), 0);
+	memo_put(fx->st, "after", data, len, 4096, &hits, &misses);
+	assert_int_equal(misses, 0);
+	assert_true(hits > len / 1024);
 	free(data);
 }
 
@@ -1651,6 +1716,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_dedup_shifted, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_memo, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_memo_random, fx_setup, store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_memo_saved_while_open, fx_setup,
+					    store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_copy, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_same, fx_setup, store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_conditional, fx_setup, store_fx_teardown),
