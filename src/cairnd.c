@@ -423,9 +423,14 @@ cairnd_shutdown(const struct conf *c, struct http_server *hs)
 static int
 cairnd_serve(const struct conf *c, struct server *srv, const sigset_t *sigs)
 {
-	struct http_config hc = {c->listen_host,	  c->listen_port,      c->max_connections,
-				 c->connection_timeout_s, c->header_timeout_s, c->body_min_rate,
-				 c->body_rate_window_s};
+	struct http_config hc = {.host = c->listen_host,
+				 .port = c->listen_port,
+				 .max_connections = c->max_connections,
+				 .timeout_s = c->connection_timeout_s,
+				 .header_timeout_s = c->header_timeout_s,
+				 .body_min_rate = c->body_min_rate,
+				 .body_rate_window_s = c->body_rate_window_s,
+				 .send_min_rate = c->send_min_rate};
 	struct http_server *hs;
 	int rc, sig = 0;
 

@@ -63,7 +63,8 @@ struct http_ratelog {
 enum http_phase {
 	HTTP_PHASE_HEADERS, /* waiting for a request's header section */
 	HTTP_PHASE_BODY,    /* headers handled; the body, if any, is arriving */
-	HTTP_PHASE_BUSY,    /* the handler runs, or the response is going out */
+	HTTP_PHASE_BUSY,    /* the handler runs, or a response from memory is going out */
+	HTTP_PHASE_SEND,    /* a streamed response body (an object) is going out */
 };
 
 /* One connection: libmicrohttpd's socket context, from NOTIFY_STARTED to NOTIFY_CLOSED. The
@@ -79,12 +80,14 @@ struct http_conn {
 	bool cut;	       /* shut down by the watchdog */
 	bool request_line;     /* a request line arrived in this HEADERS phase */
 	bool responded;	       /* a response is queued: the watchdog writes nothing then */
-	bool in_handler;       /* the connection's thread is handing body bytes on */
+	bool in_handler;       /* the connection's thread is handing body bytes on or reading
+				  response bytes from the store */
 	unsigned requests;     /* requests completed on this connection */
-	int64_t since_ns;      /* HEADERS: phase start; BODY: rate window start */
-	int64_t busy_ns;       /* BODY: handler time inside the window */
-	uint64_t body_bytes;   /* BODY: body bytes of the request so far */
-	uint64_t window_bytes; /* BODY: body_bytes at the window start */
+	int64_t since_ns;      /* HEADERS: phase start; BODY, SEND: rate window start */
+	int64_t busy_ns;       /* BODY, SEND: the server's own time inside the window */
+	uint64_t bytes;	       /* BODY: body bytes received so far; SEND: body bytes handed to
+				  libmicrohttpd so far */
+	uint64_t window_bytes; /* BODY, SEND: bytes at the window start */
 	char request_id[SERVER_REQUEST_ID_LEN + 1];
 };
 
@@ -97,9 +100,10 @@ struct http_server {
 	unsigned max_connections;
 	int64_t header_timeout_ns; /* 0: none */
 	uint64_t body_min_rate;	   /* 0: none */
-	int64_t body_window_ns;
-	pthread_mutex_t lock; /* conns, nconns, stopping and the connections' mutable fields */
-	pthread_cond_t wake;  /* the watchdog's tick, or its stop */
+	uint64_t send_min_rate;	   /* 0: none */
+	int64_t body_window_ns;	   /* the window of both rates */
+	pthread_mutex_t lock;	   /* conns, nconns, stopping and the connections' mutable fields */
+	pthread_cond_t wake;	   /* the watchdog's tick, or its stop */
 	struct http_conn *conns;
 	unsigned nconns;
 	bool stopping;
@@ -301,13 +305,29 @@ http_conn_await_body(struct http_server *hs, struct http_conn *conn, bool respon
 	conn->responded = responded;
 	conn->since_ns = http_now_ns();
 	conn->busy_ns = 0;
-	conn->body_bytes = conn->window_bytes = 0;
+	conn->bytes = conn->window_bytes = 0;
 	pthread_mutex_unlock(&hs->lock);
 }
 
-/* len body bytes arrived and go to the handler now. Returns false when the connection was cut. */
+/* A streamed response body was queued: its rate window starts. */
+static void
+http_conn_sending(struct http_server *hs, struct http_conn *conn)
+{
+	if (!conn)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	conn->phase = HTTP_PHASE_SEND;
+	conn->since_ns = http_now_ns();
+	conn->busy_ns = 0;
+	conn->bytes = conn->window_bytes = 0;
+	pthread_mutex_unlock(&hs->lock);
+}
+
+/* The connection's thread starts work of the server's own (handing a body piece on, reading
+ * response bytes): the watchdog leaves the connection alone meanwhile. Returns false when the
+ * connection was cut. */
 static bool
-http_conn_body_begin(struct http_server *hs, struct http_conn *conn, size_t len)
+http_conn_io_begin(struct http_server *hs, struct http_conn *conn)
 {
 	bool ok;
 
@@ -315,21 +335,21 @@ http_conn_body_begin(struct http_server *hs, struct http_conn *conn, size_t len)
 		return true;
 	pthread_mutex_lock(&hs->lock);
 	ok = !conn->cut;
-	conn->body_bytes += len;
 	conn->in_handler = true;
 	pthread_mutex_unlock(&hs->lock);
 	return ok;
 }
 
-/* The handler is done with a body piece it got at t0: that time is the server's, not the
- * client's, and does not count against the body rate. */
+/* That work, begun at t0, is done and moved len bytes: its time is the server's, not the
+ * client's, and does not count against the rate. */
 static void
-http_conn_body_end(struct http_server *hs, struct http_conn *conn, int64_t t0)
+http_conn_io_end(struct http_server *hs, struct http_conn *conn, size_t len, int64_t t0)
 {
 	if (!conn)
 		return;
 	pthread_mutex_lock(&hs->lock);
 	conn->in_handler = false;
+	conn->bytes += len;
 	conn->busy_ns += http_now_ns() - t0;
 	pthread_mutex_unlock(&hs->lock);
 }
@@ -391,7 +411,8 @@ http_conn_request_edge(struct http_server *hs, struct http_conn *conn, bool star
 struct http_cut {
 	char peer[INET6_ADDRSTRLEN + 8];
 	char request_id[SERVER_REQUEST_ID_LEN + 1];
-	bool body;	/* the body was too slow (else: the header section was late) */
+	bool body;	/* the request body was too slow */
+	bool send;	/* the client took the response body too slowly */
 	bool idle;	/* an idle keep-alive connection: no log line at warn */
 	uint64_t bytes; /* body bytes in the failed window */
 };
@@ -451,7 +472,7 @@ static bool
 http_watch_conn(struct http_server *hs, struct http_conn *conn, int64_t now, struct http_cut *cut)
 {
 	int64_t client_ns;
-	uint64_t got;
+	uint64_t got, rate;
 
 	if (conn->cut)
 		return false;
@@ -461,19 +482,24 @@ http_watch_conn(struct http_server *hs, struct http_conn *conn, int64_t now, str
 		*cut = (struct http_cut){.body = false,
 					 .idle = conn->requests > 0 && !conn->request_line};
 		http_conn_cut(conn, conn->request_line);
-	} else if (conn->phase == HTTP_PHASE_BODY && hs->body_min_rate && !conn->in_handler) {
+	} else if ((conn->phase == HTTP_PHASE_BODY || conn->phase == HTTP_PHASE_SEND) &&
+		   !conn->in_handler) {
+		rate = conn->phase == HTTP_PHASE_BODY ? hs->body_min_rate : hs->send_min_rate;
 		client_ns = now - conn->since_ns - conn->busy_ns;
-		if (client_ns < hs->body_window_ns)
+		if (!rate || client_ns < hs->body_window_ns)
 			return false;
-		got = conn->body_bytes - conn->window_bytes;
-		if ((double)got * HTTP_NS >= (double)hs->body_min_rate * (double)client_ns) {
+		got = conn->bytes - conn->window_bytes;
+		if ((double)got * HTTP_NS >= (double)rate * (double)client_ns) {
 			conn->since_ns = now; /* fast enough: a new window */
 			conn->busy_ns = 0;
-			conn->window_bytes = conn->body_bytes;
+			conn->window_bytes = conn->bytes;
 			return false;
 		}
-		*cut = (struct http_cut){.body = true, .bytes = got};
-		http_conn_cut(conn, !conn->responded);
+		*cut = (struct http_cut){.body = conn->phase == HTTP_PHASE_BODY,
+					 .send = conn->phase == HTTP_PHASE_SEND,
+					 .bytes = got};
+		/* a 400 only while nothing else is written: never in the middle of a response */
+		http_conn_cut(conn, conn->phase == HTTP_PHASE_BODY && !conn->responded);
 	} else {
 		return false;
 	}
@@ -496,6 +522,14 @@ http_watch_log(struct http_server *hs, const struct http_cut *cut)
 			       cut->peer, cut->request_id[0] ? cut->request_id : "-",
 			       (unsigned long long)cut->bytes, window_s,
 			       (unsigned long long)hs->body_min_rate);
+	} else if (cut->send) {
+		http_log_limit(
+		    hs, HTTP_LOG_TIMEOUT,
+		    "slow reader: connection %s cut, request %s: response body %llu bytes "
+		    "in %u s, below %llu bytes/s",
+		    cut->peer, cut->request_id[0] ? cut->request_id : "-",
+		    (unsigned long long)cut->bytes, window_s,
+		    (unsigned long long)hs->send_min_rate);
 	} else {
 		http_log_limit(hs, HTTP_LOG_TIMEOUT,
 			       "RequestTimeout: connection %s cut: request header section not "
@@ -662,6 +696,7 @@ static ssize_t
 http_reader(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct http_req *hr = cls;
+	int64_t t0 = http_now_ns();
 	struct slice span;
 	int rc;
 
@@ -670,7 +705,10 @@ http_reader(void *cls, uint64_t pos, char *out, size_t max)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	if (max > hr->remaining)
 		max = (size_t)hr->remaining;
+	if (!http_conn_io_begin(hr->hs, hr->conn))
+		return MHD_CONTENT_READER_END_WITH_ERROR; /* cut: a reader too slow */
 	rc = store_get_next(hr->get, max, &span);
+	http_conn_io_end(hr->hs, hr->conn, rc < 0 ? 0 : span.len, t0);
 	if (rc < 0 || span.len == 0) {
 		log_error("request %s: read failed after %llu bytes: %s", hr->sr->request_id,
 			  (unsigned long long)hr->sent,
@@ -737,6 +775,8 @@ http_respond(struct http_req *hr, struct MHD_Connection *c)
 	MHD_add_response_header(mr, "Server", "cairn");
 	ret = MHD_queue_response(c, (unsigned)hr->status, mr);
 	MHD_destroy_response(mr);
+	if (ret == MHD_YES && hr->get)
+		http_conn_sending(hr->hs, hr->conn);
 	return ret;
 }
 
@@ -802,13 +842,14 @@ static enum MHD_Result
 http_body_call(struct http_req *hr, const char *data, size_t *len)
 {
 	int64_t t0 = http_now_ns();
+	size_t n = *len;
 
-	if (!http_conn_body_begin(hr->hs, hr->conn, *len))
+	if (!http_conn_io_begin(hr->hs, hr->conn))
 		return MHD_NO;
 	if (!hr->responded)
-		server_req_body(hr->sr, (const uint8_t *)data, *len);
+		server_req_body(hr->sr, (const uint8_t *)data, n);
 	*len = 0;
-	http_conn_body_end(hr->hs, hr->conn, t0);
+	http_conn_io_end(hr->hs, hr->conn, n, t0);
 	return MHD_YES;
 }
 
@@ -906,6 +947,7 @@ http_server_new(const struct http_config *cfg, struct server *srv)
 	hs->max_connections = cfg->max_connections;
 	hs->header_timeout_ns = (int64_t)cfg->header_timeout_s * HTTP_NS;
 	hs->body_min_rate = cfg->body_min_rate;
+	hs->send_min_rate = cfg->send_min_rate;
 	hs->body_window_ns =
 	    (int64_t)(cfg->body_rate_window_s ? cfg->body_rate_window_s : 1) * HTTP_NS;
 	pthread_mutex_init(&hs->lock, NULL);

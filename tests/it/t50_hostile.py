@@ -9,6 +9,7 @@ correct answer every time:
     connections are closed at once, idle ones are reclaimed after header_timeout, and each
     connection costs a small thread stack;
   * request bodies slower than body_min_rate, shorter or longer than Content-Length;
+  * object bodies read slower than send_min_rate (cut mid-body) and just above it (whole);
   * clients that vanish (FIN or RST) at every stage of an upload (no object appears, an old one
     stays) and of a download (the server stays up, the object stays whole);
   * pipelined requests, pipelined garbage, invalid UTF-8 keys, path traversal keys (just keys:
@@ -50,10 +51,12 @@ CAP = MAX_CONNECTIONS + 8  # http_connection_cap(): the overflow answered 503 Sl
 HEADER_TIMEOUT = 3
 BODY_MIN_RATE = 20000
 BODY_WINDOW = 2
+SEND_MIN_RATE = 20000
 SLACK = 3.0  # seconds of scheduling slack on a busy 2-core machine
 SERVER_FLAGS = [
     "--max-connections", str(MAX_CONNECTIONS), "--header-timeout", str(HEADER_TIMEOUT),
     "--body-min-rate", str(BODY_MIN_RATE), "--body-rate-window", str(BODY_WINDOW),
+    "--send-min-rate", str(SEND_MIN_RATE),
     "--connection-timeout", "20", "--scrub-rate", "0",
 ]
 RSS_GROWTH_LIMIT_KIB = 24 << 10  # anonymous memory allowed above the baseline at the end
@@ -109,9 +112,28 @@ def rst_close(sock):
 class Wire:
     """One raw client connection that reads HTTP/1.1 responses one after another."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # before connect(), so that the window the server sees is this small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
         self.buf = b""
+
+    def read_at(self, rate, total, stop=None):
+        """Reads at about rate bytes/s (a tenth of it every 0.1 s) until total bytes are in buf,
+        the server closes (EOFError, OSError), or stop() is true. Returns the seconds taken."""
+        t0 = time.monotonic()
+        step = max(1, rate // 10)
+        while len(self.buf) < total and not (stop and stop()):
+            want = min(total, len(self.buf) + step)
+            while len(self.buf) < want:
+                data = self.sock.recv(want - len(self.buf))
+                if not data:
+                    raise EOFError("connection closed by the server")
+                self.buf += data
+            time.sleep(0.1)
+        return time.monotonic() - t0
 
     def send(self, data):
         self.sock.sendall(data)
@@ -617,6 +639,49 @@ class HostileTests(CairnTestCase):
         rst_close(w.sock)
         self.assertHealthy()
         self.assertTrue(self.get_body("big") == big, "the object changed")
+
+    # ---- response bodies ----
+
+    def test_download_slower_than_the_floor(self):
+        # A small receive window, so that what the server hands out follows the reading pace
+        # once its buffers and the socket's are full.
+        w = Wire(self.port, rcvbuf=4096)
+        w.send(self.get_head("big"))
+        status, _, _ = w.response(head_only=True)
+        self.assertEqual(status, 200)
+        limit = 2 * BODY_WINDOW + 2 * SLACK  # a first window the buffers pass, then one more
+        t0 = time.monotonic()
+        try:
+            w.read_at(1000, len(self.big) + len(w.buf), stop=lambda: (
+                "slow reader" in self.log_since() or time.monotonic() - t0 > limit))
+        except (EOFError, OSError):
+            pass
+        elapsed = time.monotonic() - t0
+        log = self.log_since()
+        self.assertTrue("slow reader" in log, "a crawling reader was not cut in %.1f s" % elapsed)
+        self.assertTrue("below %d bytes/s" % SEND_MIN_RATE in log, "no floor in the log line")
+        self.assertGreaterEqual(elapsed, BODY_WINDOW - 0.5)
+        # What was still buffered arrives, then the end: never the whole object.
+        self.assertTrue(w.closed_within(10), "the connection stayed open after the cut")
+        self.assertLess(len(w.buf), len(self.big))
+        print("\n  slow reader cut after %.1f s, %d of %d bytes received"
+              % (elapsed, len(w.buf), len(self.big)), file=sys.stderr)
+        w.close()
+        self.assertRegex(self.log_since(), r"GET /%s/big GetObject 200 \d+ \d+ms \S+ aborted"
+                         % self.bucket)
+        self.assertHealthy()
+
+    def test_download_slow_but_above_the_floor(self):
+        n = 3 * SEND_MIN_RATE * (2 * BODY_WINDOW + 1)  # read at 3x the floor over 2+ windows
+        w = Wire(self.port, timeout=30, rcvbuf=4096)
+        w.send(self.get_head("big", {"Range": "bytes=0-%d" % (n - 1)}))
+        status, _, _ = w.response(head_only=True)
+        self.assertEqual(status, 206)
+        secs = w.read_at(3 * SEND_MIN_RATE, n)
+        self.assertEqual(w.buf, self.big[:n])
+        self.assertGreater(secs, 2 * BODY_WINDOW)  # so that the floor was checked on the way
+        w.close()
+        self.assertFalse("slow reader" in self.log_since(), "a reader above the floor was cut")
 
     # ---- pipelining and garbage ----
 
