@@ -25,6 +25,8 @@
  *   --duration SEC (stop starting requests after SEC), --seed N, --skip BYTES (put: the body
  *   starts that far into the object's stream), --part-size BYTES,
  *   --max-keys N, --region R (us-east-1), --verify (check every byte received), --plain,
+ *   --signed (put: send the body's SHA-256 as x-amz-content-sha256, as botocore does over plain
+ *   HTTP, instead of UNSIGNED-PAYLOAD; the bodies are hashed before the timed run),
  *   --pids P[,P…] (server processes whose CPU time and VmHWM are reported), --expires SEC.
  *
  * Object bytes: object u holds the stream seeded by (seed, u) — the AES-128-CTR keystream under
@@ -81,6 +83,7 @@
 #define LG_UPLOAD_BUF (512u << 10) /* libcurl's upload buffer for large bodies */
 #define LG_GOLDEN 0x9e3779b97f4a7c15ull
 #define LG_NS 1000000000ull
+#define LG_SIGNED_MAX 64u /* put --signed: bodies hashed before the run */
 
 enum lg_cmd {
 	LG_CMD_MB,
@@ -122,6 +125,7 @@ struct lg_opts {
 	double duration; /* 0: none */
 	bool verify;
 	bool plain;
+	bool signed_payload; /* put: x-amz-content-sha256 is the body's SHA-256 */
 	pid_t pids[LG_PIDS_MAX];
 	unsigned int npids;
 };
@@ -165,7 +169,9 @@ struct lg_run {
 	unsigned int nx;
 	struct curl_slist *h_body;   /* PUT */
 	struct curl_slist *h_nobody; /* GET, HEAD, LIST */
-	char sigv4[64];		     /* "aws:amz:REGION:s3"; "" when unsigned */
+	/* put --signed: op i's payload hash header */
+	struct curl_slist *h_signed[LG_SIGNED_MAX];
+	char sigv4[64]; /* "aws:amz:REGION:s3"; "" when unsigned */
 	lg_setup_fn setup;
 	lg_done_fn done;
 	size_t resp_max; /* bytes of each response body kept */
@@ -842,6 +848,8 @@ lg_setup_put(struct lg_run *r, struct lg_xfer *x)
 	x->off = r->o->skip;
 	x->len = r->o->size;
 	lg_easy_upload(r, x);
+	if (r->o->signed_payload)
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, r->h_signed[x->op]);
 	return lg_url(x, obj, "", NULL);
 }
 
@@ -1378,6 +1386,8 @@ lg_validate(struct lg_opts *o)
 		return -EINVAL;
 	if (o->ops == 0)
 		o->ops = o->cmd == LG_CMD_LIST ? LG_OPS_MAX : o->count;
+	if (o->signed_payload && (o->cmd != LG_CMD_PUT || o->ops > LG_SIGNED_MAX || !o->ak))
+		return -EINVAL;
 	switch (o->cmd) {
 	case LG_CMD_RANGED:
 		return o->size >= o->conc ? 0 : -EINVAL;
@@ -1410,6 +1420,8 @@ lg_parse_args(int argc, char **argv, struct lg_opts *o)
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--verify") == 0) {
 			o->verify = true;
+		} else if (strcmp(argv[i], "--signed") == 0) {
+			o->signed_payload = true;
 		} else if (strcmp(argv[i], "--plain") == 0) {
 			o->plain = true;
 		} else if (i + 1 >= argc || lg_parse_pair(o, argv[i], argv[i + 1]) < 0) {
@@ -1430,11 +1442,54 @@ static const char lg_usage_text[] =
     "  --skip BYTES                     put: the body starts that far into the stream\n"
     "  --conc N --ops N --duration SEC  in flight, requests (get/head/list), time cap\n"
     "  --part-size BYTES --plain        multipart; --plain: parts as separate objects\n"
-    "  --max-keys N --verify --pids P,P --region R --method GET|HEAD --expires SEC\n"
+    "  --max-keys N --verify --signed --pids P,P --region R --method GET|HEAD --expires SEC\n"
     "  --out FILE                       disk: the file to write and fdatasync\n"
     "  signing: LOADGEN_ACCESS_KEY and LOADGEN_SECRET_KEY (unsigned without them)\n";
 
 /* ---- the run ---- */
+
+/* put --signed: the header "x-amz-content-sha256: <hex>" of each op's body (object start + op,
+ * bytes [skip, skip + size) of its stream), computed before the run so that hashing on this side
+ * is not timed. */
+static int
+lg_signed_headers(struct lg_run *r)
+{
+	const struct lg_opts *o = r->o;
+	uint8_t *piece = malloc(LG_UPLOAD_BUF), md[32];
+	char line[96], hex[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = piece != NULL && ctx != NULL ? 0 : -ENOMEM;
+
+	for (uint64_t op = 0; rc == 0 && op < o->ops; op++) {
+		uint64_t stream = lg_stream(o->seed, o->start + op);
+		unsigned int n = 0;
+
+		if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (uint64_t off = 0; off < o->size; off += LG_UPLOAD_BUF) {
+			size_t len =
+			    o->size - off < LG_UPLOAD_BUF ? (size_t)(o->size - off) : LG_UPLOAD_BUF;
+
+			lg_fill(stream, o->skip + off, piece, len);
+			if (EVP_DigestUpdate(ctx, piece, len) != 1)
+				rc = -ENOMEM;
+		}
+		if (rc < 0 || EVP_DigestFinal_ex(ctx, md, &n) != 1) {
+			rc = -ENOMEM;
+			break;
+		}
+		hex_encode(md, sizeof(md), hex);
+		snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hex);
+		r->h_signed[op] = curl_slist_append(NULL, line);
+		if (r->h_signed[op] == NULL)
+			rc = -ENOMEM;
+	}
+	EVP_MD_CTX_free(ctx);
+	free(piece);
+	return rc;
+}
 
 static int
 lg_run_init(struct lg_run *r, const struct lg_opts *o)
@@ -1459,7 +1514,9 @@ lg_run_init(struct lg_run *r, const struct lg_opts *o)
 	}
 	r->h_nobody = curl_slist_append(NULL, "x-amz-content-sha256: " SIGV4_EMPTY_SHA256);
 	r->h_body = curl_slist_append(NULL, "x-amz-content-sha256: " SIGV4_UNSIGNED_PAYLOAD);
-	return r->h_nobody != NULL && r->h_body != NULL ? 0 : -ENOMEM;
+	if (r->h_nobody == NULL || r->h_body == NULL)
+		return -ENOMEM;
+	return o->signed_payload ? lg_signed_headers(r) : 0;
 }
 
 /* Frees what lg_run_init() and the run allocated; safe on a partly initialised run. */
@@ -1480,6 +1537,8 @@ lg_run_fini(struct lg_run *r)
 		curl_multi_cleanup(r->multi);
 	curl_slist_free_all(r->h_nobody);
 	curl_slist_free_all(r->h_body);
+	for (i = 0; i < LG_SIGNED_MAX; i++)
+		curl_slist_free_all(r->h_signed[i]);
 	buf_fini(&r->body);
 	free(r->token);
 	free(r->upload_id);
