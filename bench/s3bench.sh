@@ -328,6 +328,21 @@ row_na() { # id server(cairn|nginx|*) reason
 
 SERVERS=()
 
+# REPS reps of a PUT of object 1's bytes (those of the first unique rep) under prefix<rep>/ on
+# each server, then nginx's copy removed: row prefix skip [loadgen args…]; skip 1 starts rep i's
+# body at byte i of the stream (0: the same bytes every rep).
+repeat_put_rows() {
+	local row=$1 prefix=$2 by_rep=$3 i s
+	shift 3
+	for ((i = 1; i <= REPS; i++)); do
+		for s in "${SERVERS[@]}"; do
+			figure "$row" "$i" "$s" put --prefix "$prefix$i/" --start 1 --size "$LARGE" \
+				--seed "$SEED" --skip $((by_rep ? i : 0)) "$@"
+		done
+		rm -rf "$WORK/nginx-root/$BUCKET/$prefix$i"
+	done
+}
+
 large_rows() {
 	local i s L
 	L=$(human "$LARGE")
@@ -344,33 +359,15 @@ large_rows() {
 				--size "$LARGE" --seed "$SEED"
 		done
 	done
-	for ((i = 1; i <= REPS; i++)); do
-		for s in "${SERVERS[@]}"; do
-			figure put_large_dup "$i" "$s" put --prefix "dup$i/" --start 1 \
-				--size "$LARGE" --seed "$SEED"
-		done
-		rm -rf "$WORK/nginx-root/$BUCKET/dup$i"
-	done
+	repeat_put_rows put_large_dup dup 0
 	# The same with the body's SHA-256 in x-amz-content-sha256, as botocore (boto3, aws-cli)
 	# sends it over plain HTTP: cairnd verifies it, a whole-body SHA-256 the memo does not
 	# serve. No target; nginx ignores the header.
-	for ((i = 1; i <= REPS; i++)); do
-		for s in "${SERVERS[@]}"; do
-			figure put_large_dup_signed "$i" "$s" put --prefix "sdup$i/" --start 1 \
-				--size "$LARGE" --seed "$SEED" --signed
-		done
-		rm -rf "$WORK/nginx-root/$BUCKET/sdup$i"
-	done
+	repeat_put_rows put_large_dup_signed sdup 0 --signed
 	# The same bytes from byte i of the stream on: all chunks but the first and last are stored,
 	# but the body's MD5 passes states no upload has, so the MD5 memo cannot serve it (the
 	# near-copy case: a checkpoint with its first bytes changed). A new offset each rep.
-	for ((i = 1; i <= REPS; i++)); do
-		for s in "${SERVERS[@]}"; do
-			figure put_large_shift "$i" "$s" put --prefix "shift$i/" --start 1 \
-				--size "$LARGE" --seed "$SEED" --skip "$i"
-		done
-		rm -rf "$WORK/nginx-root/$BUCKET/shift$i"
-	done
+	repeat_put_rows put_large_shift shift 1
 	check_large
 	for ((i = 1; i <= REPS; i++)); do
 		for s in "${SERVERS[@]}"; do
