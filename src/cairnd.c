@@ -430,7 +430,8 @@ cairnd_serve(const struct conf *c, struct server *srv, const sigset_t *sigs)
 				 .header_timeout_s = c->header_timeout_s,
 				 .body_min_rate = c->body_min_rate,
 				 .body_rate_window_s = c->body_rate_window_s,
-				 .send_min_rate = c->send_min_rate};
+				 .send_min_rate = c->send_min_rate,
+				 .send_rate_window_s = c->send_rate_window_s};
 	struct http_server *hs;
 	int rc, sig = 0;
 

@@ -55,7 +55,8 @@ struct conf {
 					over each body_rate_window; 0 = off */
 	uint32_t body_rate_window_s; /* "body_rate_window": seconds of that window */
 	uint64_t send_min_rate;	     /* "send_min_rate": bytes/s a client must take an object's
-					body at over each body_rate_window; 0 = off */
+					body at over each send_rate_window; 0 = off */
+	uint32_t send_rate_window_s; /* "send_rate_window": seconds of that window */
 	uint64_t index_resident_max; /* "index_resident_max": bytes of the index map cairnd keeps
 					mapped (file-backed RSS) beyond its level after the last
 					trim; 0 = never trim (include/cairn/index.h) */
@@ -71,8 +72,8 @@ struct conf {
  * domain, 4096 connections, 60 s idle timeout, 30 s shutdown timeout, 5 GiB objects, log level
  * info, zstd level and pack size left to the engine (-1 and 0), unfinished multipart uploads
  * aborted after 7 days, compaction hourly at 50 % dead with a 60 s grace, scrubbing at 4 MiB/s,
- * 64 MiB kept free, 30 s for a request's headers, request and object bodies at least 1 KiB/s
- * over 30 s, 64 MiB of the index map resident, a 16 MiB MD5 memo saved every 60 s, no user
+ * 64 MiB kept free, 30 s for a request's headers, request bodies at least 1 KiB/s over 30 s and
+ * object bodies over 60 s, 64 MiB of the index map resident, a 16 MiB MD5 memo saved every 60 s, no user
  * switch. */
 void conf_default(struct conf *c);
 

@@ -14,9 +14,9 @@
  * request ended (slowloris), one whose request body averages less than body_min_rate bytes/s
  * over body_rate_window_s (time the server itself spends in the handler is not counted; the
  * client gets 400 RequestTimeout when nothing else is being written), and one whose client takes
- * a streamed response body (an object) at less than send_min_rate bytes/s over the same window
- * (bytes handed to libmicrohttpd, whose buffers and the socket's absorb the first few MB; time
- * spent reading the store is not counted); a log line is written for each (at most
+ * a streamed response body (an object) at less than send_min_rate bytes/s over
+ * send_rate_window_s (bytes handed to libmicrohttpd, whose buffers and the socket's absorb the
+ * first few MB; time spent reading the store is not counted); a log line is written for each (at most
  * HTTP_LOG_BURST such lines a second; the rest are counted).
  *
  * Ownership: everything taken from libmicrohttpd is copied into the request during the callback.
@@ -45,7 +45,8 @@ struct http_config {
 	uint64_t body_min_rate;	     /* bytes/s a body must average over the window; 0 = none */
 	unsigned body_rate_window_s; /* that window, seconds (0 counts as 1) */
 	uint64_t send_min_rate;	     /* bytes/s a client must take a streamed response body at,
-					averaged over the same window; 0 = none */
+					averaged over send_rate_window_s; 0 = none */
+	unsigned send_rate_window_s; /* that window, seconds (0 counts as 1) */
 };
 
 #define HTTP_LOG_BURST 10 /* limit-event log lines per second */

@@ -53,6 +53,7 @@ static const struct conf_key conf_keys[] = {
     {"body_min_rate", CONF_T_U64, CONF_FIELD(body_min_rate), 0, 1ll << 40},
     {"body_rate_window", CONF_T_U32, CONF_FIELD(body_rate_window_s), 1, 3600},
     {"send_min_rate", CONF_T_U64, CONF_FIELD(send_min_rate), 0, 1ll << 40},
+    {"send_rate_window", CONF_T_U32, CONF_FIELD(send_rate_window_s), 1, 3600},
     {"index_resident_max", CONF_T_U64, CONF_FIELD(index_resident_max), 0, 1ll << 50},
     {"md5_memo", CONF_T_U64, CONF_FIELD(md5_memo_bytes), 0, 1ll << 40},
     {"md5_memo_save", CONF_T_U32, CONF_FIELD(md5_memo_save_s), 0, 86400},
@@ -86,6 +87,7 @@ conf_default(struct conf *c)
 	c->body_min_rate = 1024;
 	c->body_rate_window_s = 30;
 	c->send_min_rate = 1024;
+	c->send_rate_window_s = 60;
 	c->index_resident_max = 64u << 20;
 	c->md5_memo_bytes = 16u << 20;
 	c->md5_memo_save_s = 60;

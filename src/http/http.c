@@ -101,9 +101,10 @@ struct http_server {
 	int64_t header_timeout_ns; /* 0: none */
 	uint64_t body_min_rate;	   /* 0: none */
 	uint64_t send_min_rate;	   /* 0: none */
-	int64_t body_window_ns;	   /* the window of both rates */
-	pthread_mutex_t lock;	   /* conns, nconns, stopping and the connections' mutable fields */
-	pthread_cond_t wake;	   /* the watchdog's tick, or its stop */
+	int64_t body_window_ns;
+	int64_t send_window_ns;
+	pthread_mutex_t lock; /* conns, nconns, stopping and the connections' mutable fields */
+	pthread_cond_t wake;  /* the watchdog's tick, or its stop */
 	struct http_conn *conns;
 	unsigned nconns;
 	bool stopping;
@@ -471,7 +472,7 @@ http_conn_cut(struct http_conn *conn, bool write_error)
 static bool
 http_watch_conn(struct http_server *hs, struct http_conn *conn, int64_t now, struct http_cut *cut)
 {
-	int64_t client_ns;
+	int64_t client_ns, window_ns;
 	uint64_t got, rate;
 
 	if (conn->cut)
@@ -485,8 +486,10 @@ http_watch_conn(struct http_server *hs, struct http_conn *conn, int64_t now, str
 	} else if ((conn->phase == HTTP_PHASE_BODY || conn->phase == HTTP_PHASE_SEND) &&
 		   !conn->in_handler) {
 		rate = conn->phase == HTTP_PHASE_BODY ? hs->body_min_rate : hs->send_min_rate;
+		window_ns =
+		    conn->phase == HTTP_PHASE_BODY ? hs->body_window_ns : hs->send_window_ns;
 		client_ns = now - conn->since_ns - conn->busy_ns;
-		if (!rate || client_ns < hs->body_window_ns)
+		if (!rate || client_ns < window_ns)
 			return false;
 		got = conn->bytes - conn->window_bytes;
 		if ((double)got * HTTP_NS >= (double)rate * (double)client_ns) {
@@ -528,7 +531,7 @@ http_watch_log(struct http_server *hs, const struct http_cut *cut)
 		    "slow reader: connection %s cut, request %s: response body %llu bytes "
 		    "in %u s, below %llu bytes/s",
 		    cut->peer, cut->request_id[0] ? cut->request_id : "-",
-		    (unsigned long long)cut->bytes, window_s,
+		    (unsigned long long)cut->bytes, (unsigned)(hs->send_window_ns / HTTP_NS),
 		    (unsigned long long)hs->send_min_rate);
 	} else {
 		http_log_limit(hs, HTTP_LOG_TIMEOUT,
@@ -950,6 +953,8 @@ http_server_new(const struct http_config *cfg, struct server *srv)
 	hs->send_min_rate = cfg->send_min_rate;
 	hs->body_window_ns =
 	    (int64_t)(cfg->body_rate_window_s ? cfg->body_rate_window_s : 1) * HTTP_NS;
+	hs->send_window_ns =
+	    (int64_t)(cfg->send_rate_window_s ? cfg->send_rate_window_s : 1) * HTTP_NS;
 	pthread_mutex_init(&hs->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -152,6 +152,7 @@ test_limits_and_user(void **state)
 	assert_int_equal(c.body_min_rate, 1024);
 	assert_int_equal(c.body_rate_window_s, 30);
 	assert_int_equal(c.send_min_rate, 1024);
+	assert_int_equal(c.send_rate_window_s, 60);
 	assert_string_equal(c.user, "");
 	assert_int_equal(conf_set(&c, "header-timeout", "0"), 0);
 	assert_int_equal(c.header_timeout_s, 0);
@@ -164,6 +165,9 @@ test_limits_and_user(void **state)
 	assert_int_equal(conf_set(&c, "send-min-rate", "0"), 0);
 	assert_int_equal(c.send_min_rate, 0);
 	assert_int_equal(conf_set(&c, "send_min_rate", "1K"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "send-rate-window", "0"), CAIRN_E_INVAL);
+	assert_int_equal(conf_set(&c, "send_rate_window", "3600"), 0);
+	assert_int_equal(c.send_rate_window_s, 3600);
 	assert_int_equal(conf_set(&c, "user", "cairn_svc-1.x"), 0);
 	assert_string_equal(c.user, "cairn_svc-1.x");
 	assert_int_equal(conf_set(&c, "user", "-root"), CAIRN_E_INVAL);
